@@ -1,0 +1,255 @@
+{#- Customer features at two reference dates: `current` (as_of) for the marts and
+    `training` (as_of minus the high-value horizon) for the high-value model, so both
+    are computed by the same SQL. A customer appears in a snapshot when they have at
+    least one purchase line before its date. Every column is documented in
+    _intermediate__models.yml and dim_customers. -#}
+with
+
+transactions as (
+    select * from {{ ref('stg_customer_data__transactions') }}
+),
+
+web_events as (
+    select * from {{ ref('stg_customer_data__web_events') }}
+),
+
+engagement_events as (
+    select * from {{ ref('stg_customer_data__engagement_events') }}
+),
+
+customers as (
+    select * from {{ ref('stg_customer_data__customers') }}
+),
+
+parameters as (
+    select * from {{ ref('int_run_parameters') }}
+),
+
+snapshots as (
+    select 'current' as snapshot_name, as_of_date as snapshot_date from parameters
+    union all
+    select 'training' as snapshot_name, training_cutoff_date as snapshot_date from parameters
+),
+
+purchase_history as (
+    select
+        snapshots.snapshot_name,
+        snapshots.snapshot_date,
+        transactions.customer_id,
+        count(distinct case when transactions.is_purchase then transactions.order_id end)
+            as frequency,
+        sum(case when transactions.is_purchase then transactions.line_amount else 0 end)
+            as gross_revenue,
+        sum(case when transactions.is_return then -transactions.line_amount else 0 end)
+            as returned_revenue,
+        count(distinct case when transactions.is_purchase then transactions.category end)
+            as category_count,
+        min(case when transactions.is_purchase then transactions.ordered_at end)
+            as first_purchase_at,
+        max(case when transactions.is_purchase then transactions.ordered_at end)
+            as last_purchase_at
+    from transactions
+    inner join snapshots
+        on transactions.ordered_at < snapshots.snapshot_date
+    group by 1, 2, 3
+),
+
+purchasers as (
+    select * from purchase_history where frequency > 0
+),
+
+web_activity as (
+    select
+        snapshots.snapshot_name,
+        web_events.customer_id,
+        count(distinct case
+            when web_events.occurred_at >= {{ dbt.dateadd('day', -var('web_window_days'), 'snapshots.snapshot_date') }}
+                then web_events.session_id
+        end) as web_sessions_90d,
+        count(case
+            when web_events.occurred_at >= {{ dbt.dateadd('day', -var('web_window_days'), 'snapshots.snapshot_date') }}
+                then 1
+        end) as web_events_90d,
+        count(case
+            when web_events.occurred_at >= {{ dbt.dateadd('day', -var('web_window_days'), 'snapshots.snapshot_date') }}
+                and web_events.event_type = 'add_to_cart'
+                then 1
+        end) as add_to_cart_90d,
+        count(case
+            when web_events.occurred_at >= {{ dbt.dateadd('day', -var('web_window_days'), 'snapshots.snapshot_date') }}
+                and web_events.event_type = 'checkout'
+                then 1
+        end) as checkouts_90d,
+        count(distinct case
+            when web_events.occurred_at >= {{ dbt.dateadd('day', -var('web_window_days'), 'snapshots.snapshot_date') }}
+                and web_events.event_type = 'add_to_cart'
+                then web_events.session_id
+        end) as cart_sessions_90d,
+        count(distinct case
+            when web_events.occurred_at >= {{ dbt.dateadd('day', -var('web_window_days'), 'snapshots.snapshot_date') }}
+                and web_events.event_type = 'checkout'
+                then web_events.session_id
+        end) as checkout_sessions_90d,
+        max(web_events.occurred_at) as last_web_event_at
+    from web_events
+    inner join snapshots
+        on web_events.occurred_at < snapshots.snapshot_date
+    group by 1, 2
+),
+
+engagement_activity as (
+    select
+        snapshots.snapshot_name,
+        engagement_events.customer_id,
+        count(case
+            when engagement_events.channel = 'email' and engagement_events.event_type = 'sent'
+                then 1
+        end) as emails_sent,
+        count(case
+            when engagement_events.channel = 'email' and engagement_events.event_type = 'open'
+                then 1
+        end) as emails_opened,
+        count(case
+            when engagement_events.channel = 'email' and engagement_events.event_type = 'click'
+                then 1
+        end) as emails_clicked,
+        max(case
+            when engagement_events.event_type = 'unsubscribe' then 1 else 0
+        end) as unsubscribe_flag,
+        max(case
+            when engagement_events.event_type in ('open', 'click') then engagement_events.occurred_at
+        end) as last_response_at
+    from engagement_events
+    inner join snapshots
+        on engagement_events.occurred_at < snapshots.snapshot_date
+    group by 1, 2
+),
+
+joined as (
+    select
+        purchasers.snapshot_name,
+        purchasers.snapshot_date,
+        purchasers.customer_id,
+        purchasers.frequency,
+        purchasers.gross_revenue,
+        purchasers.returned_revenue,
+        purchasers.first_purchase_at,
+        purchasers.last_purchase_at,
+        case when parameters.has_category then purchasers.category_count end as distinct_categories,
+        parameters.has_web_events,
+        parameters.has_engagement_events,
+        parameters.has_customers,
+        web_activity.web_sessions_90d,
+        web_activity.web_events_90d,
+        web_activity.add_to_cart_90d,
+        web_activity.checkouts_90d,
+        web_activity.cart_sessions_90d,
+        web_activity.checkout_sessions_90d,
+        web_activity.last_web_event_at,
+        engagement_activity.emails_sent,
+        engagement_activity.emails_opened,
+        engagement_activity.emails_clicked,
+        engagement_activity.unsubscribe_flag,
+        engagement_activity.last_response_at,
+        customers.signed_up_at,
+        customers.birth_year,
+        customers.gender,
+        customers.country
+    from purchasers
+    cross join parameters
+    left join web_activity
+        on purchasers.snapshot_name = web_activity.snapshot_name
+        and purchasers.customer_id = web_activity.customer_id
+    left join engagement_activity
+        on purchasers.snapshot_name = engagement_activity.snapshot_name
+        and purchasers.customer_id = engagement_activity.customer_id
+    left join customers
+        on purchasers.customer_id = customers.customer_id
+),
+
+measured as (
+    select
+        snapshot_name,
+        snapshot_date,
+        customer_id,
+
+        -- purchases
+        {{ dbt.datediff('cast(last_purchase_at as date)', 'snapshot_date', 'day') }} as recency_days,
+        frequency,
+        gross_revenue,
+        returned_revenue,
+        gross_revenue - returned_revenue as monetary,
+        gross_revenue / frequency as avg_order_value,
+        {{ dbt.datediff('cast(first_purchase_at as date)', 'snapshot_date', 'day') }} as tenure_days,
+        case
+            when frequency > 1
+                then {{ dbt.datediff('cast(first_purchase_at as date)', 'cast(last_purchase_at as date)', 'day') }}
+                    * 1.0 / (frequency - 1)
+        end as avg_days_between_orders,
+        distinct_categories,
+        case when gross_revenue > 0 then returned_revenue / gross_revenue end as return_rate,
+        first_purchase_at,
+        last_purchase_at,
+
+        -- web: null when no web_events input was given
+        case when has_web_events then coalesce(web_sessions_90d, 0) end as web_sessions_90d,
+        case when has_web_events then coalesce(web_events_90d, 0) end as web_events_90d,
+        case when has_web_events then coalesce(add_to_cart_90d, 0) end as add_to_cart_90d,
+        case when has_web_events then coalesce(checkouts_90d, 0) end as checkouts_90d,
+        case
+            when has_web_events and cart_sessions_90d > 0
+                then checkout_sessions_90d * 1.0 / cart_sessions_90d
+        end as cart_to_purchase_rate,
+
+        -- marketing engagement: null when no engagement_events input was given
+        case when has_engagement_events then coalesce(emails_sent, 0) end as emails_sent,
+        case when emails_sent > 0 then emails_opened * 1.0 / emails_sent end as email_open_rate,
+        case when emails_sent > 0 then emails_clicked * 1.0 / emails_sent end as email_click_rate,
+        case when has_engagement_events then coalesce(unsubscribe_flag, 0) = 1 end as has_unsubscribed,
+        case
+            when last_web_event_at is not null or last_response_at is not null
+                then {{ dbt.datediff(
+                    'cast(case when last_response_at is null or last_web_event_at > last_response_at then last_web_event_at else last_response_at end as date)',
+                    'snapshot_date', 'day') }}
+        end as days_since_last_engagement,
+        has_web_events,
+        has_engagement_events,
+
+        -- demographics: null when no customers input was given
+        signed_up_at,
+        case
+            when birth_year is not null
+                then extract(year from snapshot_date) - birth_year
+        end as age,
+        gender,
+        country
+
+    from joined
+),
+
+scored as (
+    select
+        *,
+        {#- engagement_score: 0-100, the mean of the components that exist for the
+            customer (see the YAML docs). -#}
+        case
+            when has_web_events or has_engagement_events then
+                round(100.0 * (
+                    coalesce(case when has_web_events then least(web_sessions_90d, 10) / 10.0 end, 0)
+                    + coalesce(email_open_rate, 0)
+                    + coalesce(least(email_click_rate * 5.0, 1.0), 0)
+                    + coalesce(case
+                        when days_since_last_engagement is not null
+                            then greatest(0.0, 1.0 - days_since_last_engagement / 90.0)
+                        when has_web_events or has_engagement_events then 0.0
+                    end, 0)
+                ) / (
+                    case when has_web_events then 1 else 0 end
+                    + case when email_open_rate is not null then 2 else 0 end
+                    + 1
+                ), 1)
+        end as engagement_score
+    from measured
+)
+
+select * from scored

@@ -1,0 +1,59 @@
+{#- One row: the dates every feature is computed against, and which optional inputs
+    were given. as_of = var('as_of') or the day after the latest staged order line. -#}
+with
+
+transactions as (
+    select * from {{ ref('stg_customer_data__transactions') }}
+),
+
+manifest as (
+    select * from {{ ref('stg_customer_data__load_manifest') }}
+),
+
+latest as (
+    select cast(max(ordered_at) as date) as last_order_date
+    from transactions
+),
+
+inputs as (
+    select
+        max(case when table_name = 'customers' then is_provided end) as has_customers,
+        max(case when table_name = 'web_events' then is_provided end) as has_web_events,
+        max(case when table_name = 'engagement_events' then is_provided end) as has_engagement_events,
+        max(
+            case
+                when table_name = 'transactions'
+                    then {{ dbt.position("'category'", 'mapped_columns') }} > 0
+            end
+        ) as has_category
+    from manifest
+),
+
+dates as (
+    select
+        {%- if var('as_of') %}
+        cast('{{ var("as_of") }}' as date) as as_of_date,
+        {%- else %}
+        cast({{ dbt.dateadd('day', 1, 'last_order_date') }} as date) as as_of_date,
+        {%- endif %}
+        last_order_date
+    from latest
+),
+
+final as (
+    select
+        dates.as_of_date,
+        cast({{ dbt.dateadd('day', -var('high_value_horizon_days'), 'dates.as_of_date') }} as date)
+            as training_cutoff_date,
+        {{ var('high_value_horizon_days') }} as high_value_horizon_days,
+        {{ var('web_window_days') }} as web_window_days,
+        dates.last_order_date,
+        coalesce(inputs.has_customers, false) as has_customers,
+        coalesce(inputs.has_web_events, false) as has_web_events,
+        coalesce(inputs.has_engagement_events, false) as has_engagement_events,
+        coalesce(inputs.has_category, false) as has_category
+    from dates
+    cross join inputs
+)
+
+select * from final
