@@ -17,7 +17,7 @@ cut_points as (
     select
         '{{ metric }}' as metric,
         {{ loop.index }} as cut_number,
-        {{ fraction }} as quantile,
+        cast({{ fraction }} as {{ type_double() }}) as quantile,
         cast({{ percentile(metric, fraction) }} as {{ type_double() }}) as cut_value
     from features
     {%- if not loop.last %}
