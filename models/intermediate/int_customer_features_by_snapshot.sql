@@ -26,9 +26,15 @@ parameters as (
 ),
 
 snapshots as (
-    select 'current' as snapshot_name, as_of_date as snapshot_date from parameters
+    select
+        'current' as snapshot_name,
+        as_of_date as snapshot_date
+    from parameters
     union all
-    select 'training' as snapshot_name, training_cutoff_date as snapshot_date from parameters
+    select
+        'training' as snapshot_name,
+        training_cutoff_date as snapshot_date
+    from parameters
 ),
 
 purchase_history as (
@@ -55,7 +61,8 @@ purchase_history as (
 ),
 
 purchasers as (
-    select * from purchase_history where frequency > 0
+    select * from purchase_history
+    where frequency > 0
 ),
 
 web_activity as (
@@ -154,15 +161,23 @@ joined as (
         customers.signed_up_at,
         customers.birth_year,
         customers.gender,
-        customers.country
+        customers.country,
+        case
+            when engagement_activity.last_response_at is null
+                or web_activity.last_web_event_at > engagement_activity.last_response_at
+                then web_activity.last_web_event_at
+            else engagement_activity.last_response_at
+        end as last_engaged_at
     from purchasers
     cross join parameters
     left join web_activity
-        on purchasers.snapshot_name = web_activity.snapshot_name
-        and purchasers.customer_id = web_activity.customer_id
+        on
+            purchasers.snapshot_name = web_activity.snapshot_name
+            and purchasers.customer_id = web_activity.customer_id
     left join engagement_activity
-        on purchasers.snapshot_name = engagement_activity.snapshot_name
-        and purchasers.customer_id = engagement_activity.customer_id
+        on
+            purchasers.snapshot_name = engagement_activity.snapshot_name
+            and purchasers.customer_id = engagement_activity.customer_id
     left join customers
         on purchasers.customer_id = customers.customer_id
 ),
@@ -183,8 +198,9 @@ measured as (
         {{ dbt.datediff('cast(first_purchase_at as date)', 'snapshot_date', 'day') }} as tenure_days,
         case
             when frequency > 1
-                then {{ dbt.datediff('cast(first_purchase_at as date)', 'cast(last_purchase_at as date)', 'day') }}
-                    * 1.0 / (frequency - 1)
+                then {{ dbt.datediff(
+                    'cast(first_purchase_at as date)', 'cast(last_purchase_at as date)', 'day'
+                ) }} * 1.0 / (frequency - 1)
         end as avg_days_between_orders,
         distinct_categories,
         case when gross_revenue > 0 then returned_revenue / gross_revenue end as return_rate,
@@ -206,12 +222,8 @@ measured as (
         case when emails_sent > 0 then emails_opened * 1.0 / emails_sent end as email_open_rate,
         case when emails_sent > 0 then emails_clicked * 1.0 / emails_sent end as email_click_rate,
         case when has_engagement_events then coalesce(unsubscribe_flag, 0) = 1 end as has_unsubscribed,
-        case
-            when last_web_event_at is not null or last_response_at is not null
-                then {{ dbt.datediff(
-                    'cast(case when last_response_at is null or last_web_event_at > last_response_at then last_web_event_at else last_response_at end as date)',
-                    'snapshot_date', 'day') }}
-        end as days_since_last_engagement,
+        {{ dbt.datediff('cast(last_engaged_at as date)', 'snapshot_date', 'day') }}
+            as days_since_last_engagement,
         has_web_events,
         has_engagement_events,
 

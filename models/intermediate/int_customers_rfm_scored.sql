@@ -1,5 +1,6 @@
 {#- R, F and M scores (1-5) for each customer in the current snapshot, from the cut
-    points in int_rfm_cut_points, and the named segment from the rfm_segment_rules seed. -#}
+    points in int_rfm_cut_points, and the named segment from the rfm_segment_rules seed.
+    score = 1 + number of cut points strictly below the value (recency reversed). -#}
 with
 
 features as (
@@ -15,30 +16,42 @@ segment_rules as (
     select * from {{ ref('rfm_segment_rules') }}
 ),
 
-cut_row as (
-    {#- the twelve cut points side by side, so scoring is one pass over customers -#}
+cuts_by_metric as (
     select
-        {%- for metric in ['recency_days', 'frequency', 'monetary'] %}
-        {%- set metric_loop = loop %}
-        {%- for n in range(1, 5) %}
-        max(case when metric = '{{ metric }}' and cut_number = {{ n }} then cut_value end)
-            as {{ metric }}_cut_{{ n }}{{ ',' if not (metric_loop.last and loop.last) }}
-        {%- endfor %}
-        {%- endfor %}
+        metric,
+        max(case when cut_number = 1 then cut_value end) as cut_1,
+        max(case when cut_number = 2 then cut_value end) as cut_2,
+        max(case when cut_number = 3 then cut_value end) as cut_3,
+        max(case when cut_number = 4 then cut_value end) as cut_4
     from cut_points
+    group by 1
+),
+
+recency_cuts as (
+    select * from cuts_by_metric
+    where metric = 'recency_days'
+),
+
+frequency_cuts as (
+    select * from cuts_by_metric
+    where metric = 'frequency'
+),
+
+monetary_cuts as (
+    select * from cuts_by_metric
+    where metric = 'monetary'
 ),
 
 scored as (
     select
         features.customer_id,
-        {%- for metric, score in [('recency_days', 'r_score'), ('frequency', 'f_score'), ('monetary', 'm_score')] %}
-        {{ '6 - (' if metric == 'recency_days' }}1
-        {%- for n in range(1, 5) %}
-            + case when features.{{ metric }} > cut_row.{{ metric }}_cut_{{ n }} then 1 else 0 end
-        {%- endfor %}{{ ')' if metric == 'recency_days' }} as {{ score }}{{ ',' if not loop.last }}
-        {%- endfor %}
+        6 - {{ score_against_cuts('features.recency_days', 'recency_cuts') }} as r_score,
+        {{ score_against_cuts('features.frequency', 'frequency_cuts') }} as f_score,
+        {{ score_against_cuts('features.monetary', 'monetary_cuts') }} as m_score
     from features
-    cross join cut_row
+    cross join recency_cuts
+    cross join frequency_cuts
+    cross join monetary_cuts
 ),
 
 segmented as (
@@ -47,17 +60,18 @@ segmented as (
         scored.r_score,
         scored.f_score,
         scored.m_score,
+        segment_rules.segment_name as rfm_segment,
         {{ dbt.concat([
             dbt.cast("scored.r_score", dbt.type_string()),
             dbt.cast("scored.f_score", dbt.type_string()),
             dbt.cast("scored.m_score", dbt.type_string())
-        ]) }} as rfm_cell,
-        segment_rules.segment_name as rfm_segment
+        ]) }} as rfm_cell
     from scored
     left join segment_rules
-        on scored.r_score = segment_rules.r_score
-        and scored.f_score = segment_rules.f_score
-        and scored.m_score = segment_rules.m_score
+        on
+            scored.r_score = segment_rules.r_score
+            and scored.f_score = segment_rules.f_score
+            and scored.m_score = segment_rules.m_score
 )
 
 select * from segmented

@@ -23,15 +23,15 @@ rejected_lines as (
 
 unioned as (
     {%- for table in ['transactions', 'customers', 'web_events', 'engagement_events'] %}
-    select
-        '{{ table }}' as table_name,
-        source_row_id,
-        cast(null as {{ dbt.type_bigint() }}) as source_line_number,
-        quarantine_reason,
-        source_values
-    from {{ table }}
-    where quarantine_reason is not null
-    union all
+        select
+            '{{ table }}' as table_name,
+            source_row_id,
+            cast(null as {{ dbt.type_bigint() }}) as source_line_number,
+            quarantine_reason,
+            source_values
+        from {{ table }}
+        where quarantine_reason is not null
+        union all
     {%- endfor %}
     select
         table_name,

@@ -1,9 +1,5 @@
-{#- Quintile cut points (20/40/60/80th percentiles, continuous) of recency_days,
-    frequency and monetary over the customers in the current snapshot. A score is
-    1 + the number of cut points strictly below the value, so equal values always get
-    equal scores; recency is reversed so the most recent customers get R = 5. -#}
-{%- set metrics = ['recency_days', 'frequency', 'monetary'] -%}
-{%- set fractions = [0.2, 0.4, 0.6, 0.8] -%}
+{#- Quintile cut points (20/40/60/80th continuous percentiles) of recency_days,
+    frequency and monetary over the customers in the current snapshot. -#}
 with
 
 features as (
@@ -12,21 +8,19 @@ features as (
 ),
 
 cut_points as (
-    {%- for metric in metrics %}
-    {%- for fraction in fractions %}
-    select
-        '{{ metric }}' as metric,
-        {{ loop.index }} as cut_number,
-        cast({{ fraction }} as {{ type_double() }}) as quantile,
-        cast({{ percentile(metric, fraction) }} as {{ type_double() }}) as cut_value
-    from features
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
-    {%- endfor %}
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
+    {%- for metric in ['recency_days', 'frequency', 'monetary'] %}
+        {%- set outer_loop = loop %}
+        {%- for fraction in [0.2, 0.4, 0.6, 0.8] %}
+            select
+                '{{ metric }}' as metric,
+                {{ loop.index }} as cut_number,
+                cast({{ fraction }} as {{ type_double() }}) as quantile,
+                cast({{ percentile(metric, fraction) }} as {{ type_double() }}) as cut_value
+            from features
+            {%- if not (outer_loop.last and loop.last) %}
+                union all
+            {%- endif %}
+        {%- endfor %}
     {%- endfor %}
 )
 

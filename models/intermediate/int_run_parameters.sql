@@ -34,7 +34,7 @@ dates as (
         {%- if var('as_of') %}
         cast('{{ var("as_of") }}' as date) as as_of_date,
         {%- else %}
-        cast({{ dbt.dateadd('day', 1, 'last_order_date') }} as date) as as_of_date,
+            cast({{ dbt.dateadd('day', 1, 'last_order_date') }} as date) as as_of_date,
         {%- endif %}
         last_order_date
     from latest

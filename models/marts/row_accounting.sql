@@ -11,16 +11,24 @@ quarantined as (
 ),
 
 staged_counts as (
-    select 'transactions' as table_name, count(*) as rows_staged
+    select
+        'transactions' as table_name,
+        count(*) as rows_staged
     from {{ ref('stg_customer_data__transactions') }}
     union all
-    select 'customers' as table_name, count(*) as rows_staged
+    select
+        'customers' as table_name,
+        count(*) as rows_staged
     from {{ ref('stg_customer_data__customers') }}
     union all
-    select 'web_events' as table_name, count(*) as rows_staged
+    select
+        'web_events' as table_name,
+        count(*) as rows_staged
     from {{ ref('stg_customer_data__web_events') }}
     union all
-    select 'engagement_events' as table_name, count(*) as rows_staged
+    select
+        'engagement_events' as table_name,
+        count(*) as rows_staged
     from {{ ref('stg_customer_data__engagement_events') }}
 ),
 

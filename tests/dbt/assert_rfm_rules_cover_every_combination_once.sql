@@ -4,11 +4,22 @@
 with
 
 scores as (
-    select 1 as score union all select 2 union all select 3 union all select 4 union all select 5
+    select 1 as score
+    union all
+    select 2
+    union all
+    select 3
+    union all
+    select 4
+    union all
+    select 5
 ),
 
 combinations as (
-    select r.score as r_score, f.score as f_score, m.score as m_score
+    select
+        r.score as r_score,
+        f.score as f_score,
+        m.score as m_score
     from scores as r
     cross join scores as f
     cross join scores as m
@@ -36,19 +47,26 @@ first_matching_rule as (
     from combinations
     left join rules
         on combinations.r_score between rules.r_low and rules.r_high
-        and combinations.f_score between rules.f_low and rules.f_high
-        and combinations.m_score between rules.m_low and rules.m_high
+            and combinations.f_score between rules.f_low and rules.f_high
+            and combinations.m_score between rules.m_low and rules.m_high
     group by 1, 2, 3
 ),
 
 expected as (
-    select first_matching_rule.*, rules.segment_name as expected_segment
+    select
+        first_matching_rule.*,
+        rules.segment_name as expected_segment
     from first_matching_rule
     left join rules on first_matching_rule.priority = rules.priority
 ),
 
 seeded as (
-    select r_score, f_score, m_score, count(*) as rows_in_seed, min(segment_name) as segment_name
+    select
+        r_score,
+        f_score,
+        m_score,
+        count(*) as rows_in_seed,
+        min(segment_name) as segment_name
     from {{ ref('rfm_segment_rules') }}
     group by 1, 2, 3
 )
@@ -63,8 +81,8 @@ select
 from expected
 left join seeded
     on expected.r_score = seeded.r_score
-    and expected.f_score = seeded.f_score
-    and expected.m_score = seeded.m_score
+        and expected.f_score = seeded.f_score
+        and expected.m_score = seeded.m_score
 where seeded.rows_in_seed is null
     or seeded.rows_in_seed != 1
     or expected.expected_segment is null

@@ -4,42 +4,78 @@
 with
 
 read_counts as (
-    select 'transactions' as table_name, count(*) as n from {{ source('customer_data', 'transactions') }}
+    select
+        'transactions' as table_name,
+        count(*) as n
+    from {{ source('customer_data', 'transactions') }}
     union all
-    select 'customers', count(*) from {{ source('customer_data', 'customers') }}
+    select
+        'customers' as table_name,
+        count(*) as n
+    from {{ source('customer_data', 'customers') }}
     union all
-    select 'web_events', count(*) from {{ source('customer_data', 'web_events') }}
+    select
+        'web_events' as table_name,
+        count(*) as n
+    from {{ source('customer_data', 'web_events') }}
     union all
-    select 'engagement_events', count(*) from {{ source('customer_data', 'engagement_events') }}
+    select
+        'engagement_events' as table_name,
+        count(*) as n
+    from {{ source('customer_data', 'engagement_events') }}
     union all
-    select table_name, count(*) from {{ source('customer_data', 'rejected_lines') }} group by 1
+    select
+        table_name,
+        count(*) as n
+    from {{ source('customer_data', 'rejected_lines') }}
+    group by 1
 ),
 
 read_totals as (
-    select table_name, sum(n) as rows_read from read_counts group by 1
+    select
+        table_name,
+        sum(n) as rows_read
+    from read_counts
+    group by 1
 ),
 
 staged as (
-    select 'transactions' as table_name, count(*) as n from {{ ref('stg_customer_data__transactions') }}
+    select
+        'transactions' as table_name,
+        count(*) as n
+    from {{ ref('stg_customer_data__transactions') }}
     union all
-    select 'customers', count(*) from {{ ref('stg_customer_data__customers') }}
+    select
+        'customers' as table_name,
+        count(*) as n
+    from {{ ref('stg_customer_data__customers') }}
     union all
-    select 'web_events', count(*) from {{ ref('stg_customer_data__web_events') }}
+    select
+        'web_events' as table_name,
+        count(*) as n
+    from {{ ref('stg_customer_data__web_events') }}
     union all
-    select 'engagement_events', count(*) from {{ ref('stg_customer_data__engagement_events') }}
+    select
+        'engagement_events' as table_name,
+        count(*) as n
+    from {{ ref('stg_customer_data__engagement_events') }}
 ),
 
 quarantined as (
-    select table_name, count(*) as n from {{ ref('quarantined_rows') }} group by 1
+    select
+        table_name,
+        count(*) as n
+    from {{ ref('quarantined_rows') }}
+    group by 1
 ),
 
 compared as (
     select
         read_totals.table_name,
         read_totals.rows_read,
+        accounting.rows_read as reported_rows_read,
         coalesce(staged.n, 0) as rows_staged,
-        coalesce(quarantined.n, 0) as rows_quarantined,
-        accounting.rows_read as reported_rows_read
+        coalesce(quarantined.n, 0) as rows_quarantined
     from read_totals
     left join staged on read_totals.table_name = staged.table_name
     left join quarantined on read_totals.table_name = quarantined.table_name

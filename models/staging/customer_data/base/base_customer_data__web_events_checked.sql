@@ -55,7 +55,7 @@ final as (
         case
             when rule_reason is not null then rule_reason
             {%- if var('quarantine_duplicates', true) %}
-            when copy_number > 1 then 'duplicate'
+                when copy_number > 1 then 'duplicate'
             {%- endif %}
         end as quarantine_reason,
         {{ dbt.concat([
