@@ -80,7 +80,9 @@ cc_services_stop() {
 
 cc_services_main() {
     cc_services_install || { cc_services_log "apt-get install failed"; return 1; }
-    [ -x /usr/bin/chromium ] && export CUSTOMER_CHUNKS_CHROMIUM=/usr/bin/chromium
+    if [ -x /usr/bin/chromium ]; then
+        export CUSTOMER_CHUNKS_CHROMIUM=/usr/bin/chromium
+    fi
     cc_services_start_pg || { cc_services_log "PostgreSQL did not start"; return 1; }
 }
 
@@ -92,9 +94,11 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
         exit 0
     fi
     cc_services_main
-    echo "export CUSTOMER_CHUNKS_TEST_PG_URL=$CUSTOMER_CHUNKS_TEST_PG_URL"
-    [ -n "${CUSTOMER_CHUNKS_PG_DIR:-}" ] && echo "export CUSTOMER_CHUNKS_PG_DIR=$CUSTOMER_CHUNKS_PG_DIR"
-    [ -n "${CUSTOMER_CHUNKS_CHROMIUM:-}" ] && echo "export CUSTOMER_CHUNKS_CHROMIUM=$CUSTOMER_CHUNKS_CHROMIUM"
+    for var in CUSTOMER_CHUNKS_TEST_PG_URL CUSTOMER_CHUNKS_PG_DIR CUSTOMER_CHUNKS_CHROMIUM; do
+        if [ -n "${!var:-}" ]; then
+            echo "export $var=${!var}"
+        fi
+    done
 else
     cc_services_main
 fi

@@ -7,10 +7,10 @@ import math
 from decimal import Decimal
 from pathlib import Path
 
+import conftest_services
 import duckdb
 import pytest
 
-import conftest_services
 from customer_chunks.export import (
     ExportError,
     export_all,
@@ -237,13 +237,12 @@ def test_postgres_publish_replace_and_rollback(
     con.execute("create table marts.zz_bad as select 'a' || chr(0) || 'b' as txt")
     con.execute("delete from marts.dim_customers where customer_id > 1")
     con.close()
-    with pytest.raises(ExportError, match="rolled back") as failure:
+    with pytest.raises(ExportError, match="rolled back at marts.zz_bad") as failure:
         export_postgres(warehouse, url, pg_schema)
     assert _pg_rows(pg_url, pg_schema) == published
     with psycopg.connect(pg_url) as pg:
         tables = pg.execute(
-            "select table_name from information_schema.tables where table_schema = %s "
-            "order by 1",
+            "select table_name from information_schema.tables where table_schema = %s order by 1",
             [pg_schema],
         ).fetchall()
     assert [t[0] for t in tables] == sorted(expected)
@@ -282,7 +281,10 @@ def test_postgres_unreachable_error_is_redacted(
     ("text", "shown"),
     [
         ("postgresql://u:pw@h:5432/db", "postgresql://u:***@h:5432/db"),
-        ("postgres://u@h/db?password=pw&sslmode=require", "postgres://u@h/db?password=***&sslmode=require"),
+        (
+            "postgres://u@h/db?password=pw&sslmode=require",
+            "postgres://u@h/db?password=***&sslmode=require",
+        ),
         ("host=h password='p w' user=u", "host=h password=*** user=u"),
         ("host=h user=u", "host=h user=u"),
     ],

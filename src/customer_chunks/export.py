@@ -160,7 +160,13 @@ def export_parquet(
             start = time.perf_counter()
             final = out / f"{mart.name}.parquet"
             partial = out / f".{mart.name}.parquet.partial"
-            rows = _copy_to_parquet(con, f"select * from {_mart_ref(mart)}", partial)
+            try:
+                rows = _copy_to_parquet(con, f"select * from {_mart_ref(mart)}", partial)
+            except duckdb.Error as exc:
+                partial.unlink(missing_ok=True)
+                raise ExportError(
+                    f"export to parquet {final}: {str(exc).splitlines()[0]}"
+                ) from None
             os.replace(partial, final)
             written.append(final)
             _emit(log, _line(mart.name, "parquet", rows, time.perf_counter() - start, str(final)))
@@ -323,7 +329,9 @@ def _load_hyper_table(con: Any, hc: Any, mart: Mart, schema: str, spool: Path) -
 # --------------------------------------------------------------------------- PostgreSQL
 
 _URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]*)(?=@)", re.I)
-_KV_PASSWORD = re.compile(r"(?P<head>(?<![?&])\bpassword\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*'|\S+)", re.I)
+_KV_PASSWORD = re.compile(
+    r"(?P<head>(?<![?&])\bpassword\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*'|\S+)", re.I
+)
 _QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)(?P<pw>[^&\s]*)", re.I)
 
 
@@ -405,6 +413,7 @@ def export_postgres(
     *,
     log: Log = print,
     connect_timeout: int = 10,
+    lock_timeout: float = 60.0,
 ) -> dict[str, int]:
     """Publish every mart as a table in PostgreSQL schema ``schema``, atomically.
 
@@ -413,8 +422,9 @@ def export_postgres(
     loaded with ``COPY`` into staging tables, then swapped in place of the published
     ones (drop + rename) in the SAME transaction: readers see either the previous
     publish or the new one, never a mix, and are blocked only for the short swap.
-    Tables in ``schema`` that are not marts are left alone. Returns rows per mart.
-    Passwords are redacted from every message.
+    Tables in ``schema`` that are not marts are left alone. The swap waits at most
+    ``lock_timeout`` seconds for readers holding a published table, then rolls back.
+    Returns rows per mart. Passwords are redacted from every message.
     """
     try:
         import psycopg
@@ -439,27 +449,31 @@ def export_postgres(
                 "server or fix --url / the PG* environment variables"
             ) from None
         spool = Path(tempfile.mkdtemp(prefix="customer-chunks-pg-spool-"))
+        step = f"schema {schema}"
         try:
-            with pg, pg.transaction():
-                with pg.cursor() as cur:
-                    cur.execute(
-                        sql.SQL("create schema if not exists {}").format(sql.Identifier(schema))
+            with pg, pg.transaction(), pg.cursor() as cur:
+                cur.execute(
+                    sql.SQL("create schema if not exists {}").format(sql.Identifier(schema))
+                )
+                cur.execute(f"set local lock_timeout = {int(lock_timeout * 1000)}")
+                for mart in marts:
+                    step = f"{MART_SCHEMA}.{mart.name}"
+                    start = time.perf_counter()
+                    counts[mart.name] = _load_pg_table(con, cur, mart, schema, spool)
+                    seconds = time.perf_counter() - start
+                    _emit(
+                        log,
+                        _line(mart.name, f"postgres {schema}", counts[mart.name], seconds),
                     )
-                    for mart in marts:
-                        start = time.perf_counter()
-                        counts[mart.name] = _load_pg_table(con, cur, mart, schema, spool)
-                        seconds = time.perf_counter() - start
-                        _emit(
-                            log,
-                            _line(mart.name, f"postgres {schema}", counts[mart.name], seconds),
-                        )
-                    for mart in marts:
-                        _swap_pg_table(cur, sql, schema, mart.name)
+                step = "the swap into the published tables"
+                for mart in marts:
+                    _swap_pg_table(cur, sql, schema, mart.name)
             _emit(log, f"published {len(marts)} marts to postgres schema {schema} ({shown})")
         except psycopg.Error as exc:
             reason = redact_url(_first_line(exc), secrets)
             raise ExportError(
-                f"export to postgres {shown}: publish rolled back, nothing changed ({reason})"
+                f"export to postgres {shown}: publish rolled back at {step}, nothing changed "
+                f"({reason})"
             ) from None
         finally:
             shutil.rmtree(spool, ignore_errors=True)

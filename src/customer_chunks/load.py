@@ -186,13 +186,19 @@ def load_table(
     has_expr = any(not is_plain_column(e) for e in src.columns.values())
     sniffed = _describe(con, src, typed=True) if has_expr and src.file_format == "csv" else {}
     body = _select_sql(src, mapping, sniffed)
-    if src.distinct:
-        body = f"select distinct * from ({body})"
     cols = ", ".join(contract.column_names)
+    if src.distinct:
+        # One row per distinct combination, numbered in order of first appearance so
+        # that "the first row" (e.g. a customer's first country) is well defined.
+        body = (
+            f"select {cols} from (select *, row_number() over () as _n from ({body})) "
+            f"group by all order by min(_n)"
+        )
     sql = (
         f"create or replace table raw.{src.table} as\n"
         f"select row_number() over () as _row_id, {cols}\nfrom ({body})"
     )
+    _clear_rejects(con)
     try:
         con.execute(sql)
     except duckdb.Error as exc:
@@ -208,20 +214,30 @@ def load_table(
     return rows, rejected
 
 
+def _clear_rejects(con: duckdb.DuckDBPyConnection) -> None:
+    for table in ("reject_errors", "reject_scans"):
+        try:
+            con.execute(f"delete from {table}")
+        except duckdb.CatalogException:
+            pass
+
+
 def _keep_rejected_lines(con: duckdb.DuckDBPyConnection, src: TableSource) -> int:
-    """Move the CSV lines DuckDB rejected into raw.rejected_lines (nothing is dropped)."""
+    """Move the CSV lines DuckDB rejected into raw.rejected_lines (nothing is dropped).
+
+    One row per rejected line, however many errors DuckDB found in it.
+    """
     try:
-        con.execute(
+        n = con.execute(
             "insert into raw.rejected_lines "
-            f"select {_literal(src.table)}, e.line, e.csv_line, e.error_type || ': ' || e.error_message "
-            "from reject_errors as e"
-        )
-        n = con.execute("select count(*) from reject_errors").fetchone()[0]
-        con.execute("delete from reject_errors")
-        con.execute("delete from reject_scans")
-        return int(n)
+            f"select {_literal(src.table)}, line, any_value(csv_line), "
+            "string_agg(error_type || ': ' || error_message, '; ') "
+            "from reject_errors group by file_id, line"
+        ).fetchone()[0]
     except duckdb.CatalogException:
         return 0
+    _clear_rejects(con)
+    return int(n)
 
 
 def check_values(con: duckdb.DuckDBPyConnection, src: TableSource, mapping: dict[str, str]) -> list[str]:

@@ -1,0 +1,47 @@
+# Customer Chunks - the two commands a new user needs are `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CUSTOMERS ?= 5000
+SEED ?= 42
+DEMO := data/demo
+WAREHOUSE ?= warehouse/customer_chunks.duckdb
+
+.PHONY: install run demo-data test lint format bench clean
+
+# The venv is rebuilt whenever pyproject.toml changes.
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+$(DEMO)/.done-$(CUSTOMERS)-$(SEED): $(BIN)/.installed
+	rm -rf $(DEMO)
+	$(BIN)/customer-chunks generate --customers $(CUSTOMERS) --seed $(SEED) --out $(DEMO)
+	touch $@
+
+demo-data: $(DEMO)/.done-$(CUSTOMERS)-$(SEED)
+
+## run: install, generate demo data, build and publish the warehouse, print where results are
+run: demo-data
+	$(BIN)/customer-chunks run --data $(DEMO) --warehouse $(WAREHOUSE)
+
+## test: lint (ruff, sqlfluff) and the whole test suite (pytest runs dbt builds too)
+test: install lint
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/sqlfluff lint models tests/dbt --nocolor
+
+format: install
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/sqlfluff fix models tests/dbt
+
+clean:
+	rm -rf target logs warehouse output $(DEMO)

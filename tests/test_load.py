@@ -1,0 +1,90 @@
+"""The loader keeps every row: typed reading for expressions, formats, malformed lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from customer_chunks import sources
+from customer_chunks.load import load_all
+
+
+def load(tmp_path: Path, spec_text: str, files: dict[str, str]) -> tuple[dict, duckdb.DuckDBPyConnection]:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    spec = tmp_path / "source.yml"
+    spec.write_text(spec_text)
+    summary = load_all(tmp_path / "w.duckdb", sources.from_source_file(spec), log=lambda m: None)
+    return summary, duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
+
+
+def test_expression_sees_numbers_and_plain_columns_keep_text(tmp_path):
+    summary, con = load(
+        tmp_path,
+        """
+tables:
+  transactions:
+    path: sales.csv
+    columns:
+      customer_id: "cast(client as bigint)"
+      ordered_at: day
+      order_id: ticket
+      amount: "dollar_value / number_of_cds"
+""",
+        {"sales.csv": "client,day,ticket,dollar_value,number_of_cds\n17850.0,2024-01-02,007,30,4\n12.0,2024-01-03,008,9,3\n"},
+    )
+    rows = con.sql("select customer_id, order_id, amount from raw.transactions order by _row_id").fetchall()
+    assert rows == [("17850", "007", 7.5), ("12", "008", 3.0)] or rows == [(17850, "007", 7.5), (12, "008", 3.0)]
+    assert summary["transactions"]["rows"] == 2
+
+
+def test_timestamp_format_is_applied_and_failures_keep_their_text(tmp_path):
+    _, con = load(
+        tmp_path,
+        """
+tables:
+  transactions:
+    path: t.csv
+    options: {delimiter: ";", timestamp_format: "%d/%m/%Y %H:%M"}
+    columns: {customer_id: c, ordered_at: t, amount: a}
+""",
+        {"t.csv": "c;t;a\nx;31/12/2024 10:30;5\ny;31/12/2024 11:00;6\nz;31/12/2024 12:00;7\nw;garbage;1\n"},
+    )
+    got = [r[0] for r in con.sql("select ordered_at from raw.transactions order by _row_id").fetchall()]
+    assert got[:3] == ["2024-12-31 10:30:00", "2024-12-31 11:00:00", "2024-12-31 12:00:00"]
+    assert got[3] == "garbage"  # left as written so staging quarantines it with its value
+
+
+def test_malformed_csv_lines_are_kept_not_dropped(tmp_path):
+    summary, con = load(
+        tmp_path,
+        "tables:\n  transactions:\n    path: t.csv\n    columns: {customer_id: c, ordered_at: t, amount: a}\n",
+        {"t.csv": "c,t,a\nx,2024-01-01,5\ny,2024-01-02,6,EXTRA,FIELDS\nz,2024-01-03,7\n"},
+    )
+    assert summary["transactions"]["rows"] == 2
+    assert summary["transactions"]["rejected"] == 1
+    (line,) = con.sql("select line from raw.rejected_lines").fetchone()
+    assert "EXTRA" in line
+
+
+def test_derived_distinct_table_and_missing_optional_tables(tmp_path):
+    summary, con = load(
+        tmp_path,
+        """
+tables:
+  transactions:
+    path: t.csv
+    columns: {customer_id: c, ordered_at: t, amount: a}
+  customers:
+    from: transactions
+    distinct: true
+    columns: {customer_id: c, country: k}
+""",
+        {"t.csv": "c,t,a,k\nx,2024-01-01,5,UK\nx,2024-01-02,6,UK\ny,2024-01-03,7,FR\n"},
+    )
+    assert summary["customers"]["rows"] == 2
+    assert summary["web_events"] == {"provided": False, "rows": 0, "rejected": 0, "notes": []}
+    provided = dict(con.sql("select table_name, is_provided from raw.load_manifest").fetchall())
+    assert provided == {"transactions": True, "customers": True, "web_events": False, "engagement_events": False}
+    assert con.sql("select count(*) from raw.web_events").fetchone()[0] == 0
