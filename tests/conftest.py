@@ -1,5 +1,4 @@
 """Shared fixtures: paths, the shared datasets, and a helper that runs the pipeline."""
-pytest_plugins = ["conftest_services"]
 
 from __future__ import annotations
 
@@ -7,6 +6,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
+
+pytest_plugins = ["conftest_services"]
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"

@@ -2,14 +2,14 @@
 
 `generate` writes four tables that look like the exports of a mid-sized online shop:
 order lines with returns, a customer register, clickstream events and marketing
-campaign events. Behaviour is planted through latent personas (see `PERSONAS`) so that
+campaign events. Behaviour is planted through latent personas (`PERSONAS`) so that
 segmentation has real structure to find, and a few rows per thousand are deliberately
-dirty so that the staging layer has something to quarantine. The personas themselves
-are not written out.
+dirty (`DIRTY_KINDS`) so that the staging layer has something to quarantine. The
+personas themselves are not written out.
 
-Everything is drawn from numpy generators seeded by ``(seed, block, stream)``, and all
-dates are relative to a fixed end of data (`DATA_END`, exclusive: the last timestamp is
-2025-12-31 23:59:59), so the same arguments always give byte-identical files.
+Everything is drawn from numpy generators seeded by ``(seed, block, stream)`` and all
+dates are fixed (`DATA_START` to `DATA_END`), so the same arguments always give
+byte-identical files.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ import math
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TypedDict
 
@@ -37,6 +38,7 @@ __all__ = [
     "DIRTY_KINDS",
     "FILE_FORMATS",
     "PERSONAS",
+    "SCHEMAS",
     "TABLES",
     "Category",
     "GenerateResult",
@@ -46,29 +48,65 @@ __all__ = [
 
 TABLES = ("transactions", "customers", "web_events", "engagement_events")
 FILE_FORMATS = ("parquet", "csv")
-BLOCK_SIZE = 100_000
+BLOCK_SIZE = 20_000
 
-#: First and (exclusive) last instant of the history; timestamps are naive UTC.
+#: First and (exclusive) last instant of the history. Timestamps are naive UTC, so the
+#: last possible one is 2025-12-31 23:59:59.
 DATA_START = np.datetime64("2023-01-01T00:00:00", "s")
 DATA_END = np.datetime64("2026-01-01T00:00:00", "s")
 
-_START = int(DATA_START.astype(np.int64))
-_END = int(DATA_END.astype(np.int64))
-_SPAN = _END - _START
-_DAY = 86_400
-_MONTH = 30.44 * _DAY
-_YEAR_2099 = int(np.datetime64("2099-01-01T00:00:00", "s").astype(np.int64))
+_TIMESTAMP = pa.timestamp("us")
+#: Parquet column types; in csv every timestamp column is text ``YYYY-MM-DD HH:MM:SS``.
+SCHEMAS = {
+    "transactions": pa.schema(
+        [
+            ("order_id", pa.string()),
+            ("customer_id", pa.string()),
+            ("ordered_at", _TIMESTAMP),
+            ("product_id", pa.string()),
+            ("category", pa.string()),
+            ("quantity", pa.int64()),
+            ("unit_price", pa.float64()),
+        ]
+    ),
+    "customers": pa.schema(
+        [
+            ("customer_id", pa.string()),
+            ("signed_up_at", _TIMESTAMP),
+            ("birth_year", pa.int64()),
+            ("gender", pa.string()),
+            ("country", pa.string()),
+        ]
+    ),
+    "web_events": pa.schema(
+        [
+            ("customer_id", pa.string()),
+            ("session_id", pa.string()),
+            ("occurred_at", _TIMESTAMP),
+            ("event_type", pa.string()),
+        ]
+    ),
+    "engagement_events": pa.schema(
+        [
+            ("customer_id", pa.string()),
+            ("campaign_id", pa.string()),
+            ("channel", pa.string()),
+            ("event_type", pa.string()),
+            ("occurred_at", _TIMESTAMP),
+        ]
+    ),
+}
 
-#: Kinds of deliberately dirty rows, as keys of ``result["dirty"]``.
+#: Kinds of deliberately dirty rows, the keys of ``generate(...)["dirty"]``.
 DIRTY_KINDS = (
     "missing_customer_id",  # transactions.customer_id is null
     "negative_unit_price",  # transactions.unit_price < 0
-    "duplicate_lines",  # extra verbatim copies of a transactions line
+    "duplicate_lines",  # extra verbatim copies of a transactions row
     "future_ordered_at",  # transactions.ordered_at in 2099
     "unparseable_ordered_at",  # transactions.ordered_at is not a timestamp (csv only)
     "duplicate_customers",  # extra verbatim copies of a customers row
 )
-_DIRTY_RATES = {
+_LINE_DIRT_RATES = {
     "missing_customer_id": 0.0015,
     "negative_unit_price": 0.0008,
     "duplicate_lines": 0.0010,
@@ -83,44 +121,154 @@ _BAD_TIMESTAMPS = ("not a date", "2024-13-45 10:00:00", "2025-02-30 12:00:00", "
 class Persona:
     """Latent behaviour of a group of customers (never written to the output).
 
-    Day ranges count back from `DATA_END`. ``stop_days_ago`` is when the customer stops
-    buying (``None``: still buying at the end of the data). ``max_orders`` caps the
-    number of orders (``None``: no cap). Rates are per 30.44-day month of activity.
+    Day ranges count back from `DATA_END`: the customer signs up within
+    ``signup_days_ago`` and stops buying within ``stop_days_ago`` (``None``: still
+    buying at the end). Rates are per month (30.44 days) of activity; ``max_orders``
+    caps the number of orders. ``price_tilt`` > 0 prefers expensive categories.
+    ``open_rate`` and ``click_rate`` (per open, or per send for sms) apply to campaign
+    messages; ``unsubscribe_rate`` is per message received.
     """
 
     name: str
     share: float
     signup_days_ago: tuple[float, float]
-    stop_days_ago: tuple[float, float] | None
-    max_orders: int | None
     orders_per_month: float
-    extra_lines_per_order: float
-    price_tilt: float  # > 0 prefers expensive categories
-    quantity_boost: float
-    return_factor: float
     browse_sessions_per_month: float
-    email_opt_in: float
     open_rate: float
-    click_rate: float  # given an open (email, push) or a send (sms)
-    unsubscribe_rate: float  # per message received
-    birth_year_mean: float
+    stop_days_ago: tuple[float, float] | None = None
+    max_orders: int | None = None
+    extra_lines_per_order: float = 1.8
+    price_tilt: float = 0.0
+    quantity_boost: float = 1.0
+    return_factor: float = 1.0
+    email_opt_in: float = 0.75
+    push_opt_in: float = 0.2
+    click_rate: float = 0.15
+    unsubscribe_rate: float = 0.003
+    birth_year_mean: float = 1985.0
 
 
 PERSONAS = (
-    Persona("loyal", 0.14, (365, 1095), None, None, 2.1, 2.2, 0.0, 1.0, 1.0, 0.3, 0.85, 0.45, 0.25, 0.001, 1979),
-    Persona("regular", 0.22, (60, 1095), None, None, 0.65, 1.8, 0.0, 1.0, 1.0, 0.2, 0.75, 0.22, 0.15, 0.003, 1984),
-    Persona("big_spender", 0.03, (180, 1095), None, None, 1.1, 3.0, 0.9, 1.8, 1.3, 0.4, 0.8, 0.35, 0.25, 0.002, 1974),
-    Persona("new", 0.10, (0, 100), None, None, 1.2, 1.8, 0.0, 1.0, 1.0, 0.6, 0.8, 0.35, 0.2, 0.004, 1990),
-    Persona("lapsing", 0.15, (300, 1095), (90, 270), None, 1.0, 1.8, 0.0, 1.0, 1.0, 0.2, 0.75, 0.15, 0.1, 0.006, 1985),
-    Persona("churned", 0.16, (420, 1095), (365, 1000), None, 0.8, 1.5, 0.0, 1.0, 1.2, 0.15, 0.7, 0.05, 0.08, 0.02, 1986),
-    Persona("one_time", 0.15, (0, 1095), None, 1, 0.0, 1.5, 0.0, 1.0, 1.0, 0.06, 0.6, 0.08, 0.08, 0.01, 1988),
-    Persona("browser", 0.05, (0, 1095), None, 0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.5, 0.6, 0.1, 0.1, 0.008, 1992),
-)  # fmt: skip
+    # Buys often for years and reads the newsletter.
+    Persona(
+        "loyal",
+        share=0.14,
+        signup_days_ago=(365, 1095),
+        orders_per_month=2.3,
+        extra_lines_per_order=2.2,
+        browse_sessions_per_month=0.3,
+        email_opt_in=0.85,
+        push_opt_in=0.45,
+        open_rate=0.45,
+        click_rate=0.25,
+        unsubscribe_rate=0.001,
+        birth_year_mean=1979,
+    ),
+    # The broad middle: a purchase every couple of months.
+    Persona(
+        "regular",
+        share=0.22,
+        signup_days_ago=(60, 1095),
+        orders_per_month=0.7,
+        browse_sessions_per_month=0.2,
+        push_opt_in=0.3,
+        open_rate=0.22,
+    ),
+    # Few but large baskets of expensive products, bought in quantity: the whales.
+    Persona(
+        "big_spender",
+        share=0.03,
+        signup_days_ago=(180, 1095),
+        orders_per_month=1.1,
+        extra_lines_per_order=3.0,
+        price_tilt=0.9,
+        quantity_boost=1.8,
+        return_factor=1.3,
+        browse_sessions_per_month=0.4,
+        email_opt_in=0.8,
+        push_opt_in=0.4,
+        open_rate=0.35,
+        click_rate=0.25,
+        unsubscribe_rate=0.002,
+        birth_year_mean=1974,
+    ),
+    # Signed up in the last 100 days and still exploring.
+    Persona(
+        "new",
+        share=0.10,
+        signup_days_ago=(0, 100),
+        orders_per_month=1.2,
+        browse_sessions_per_month=0.6,
+        email_opt_in=0.8,
+        push_opt_in=0.4,
+        open_rate=0.35,
+        click_rate=0.2,
+        unsubscribe_rate=0.004,
+        birth_year_mean=1990,
+    ),
+    # Used to buy regularly; stopped 3-9 months ago.
+    Persona(
+        "lapsing",
+        share=0.15,
+        signup_days_ago=(300, 1095),
+        stop_days_ago=(90, 270),
+        orders_per_month=1.0,
+        browse_sessions_per_month=0.2,
+        open_rate=0.15,
+        click_rate=0.1,
+        unsubscribe_rate=0.006,
+    ),
+    # Bought for a while, gone for more than a year, unsubscribes.
+    Persona(
+        "churned",
+        share=0.16,
+        signup_days_ago=(420, 1095),
+        stop_days_ago=(365, 1000),
+        orders_per_month=0.8,
+        extra_lines_per_order=1.5,
+        return_factor=1.2,
+        browse_sessions_per_month=0.15,
+        email_opt_in=0.7,
+        open_rate=0.05,
+        click_rate=0.08,
+        unsubscribe_rate=0.02,
+        birth_year_mean=1986,
+    ),
+    # A single order shortly after signing up.
+    Persona(
+        "one_time",
+        share=0.15,
+        signup_days_ago=(0, 1095),
+        orders_per_month=0.0,
+        max_orders=1,
+        extra_lines_per_order=1.5,
+        browse_sessions_per_month=0.06,
+        email_opt_in=0.6,
+        open_rate=0.08,
+        click_rate=0.08,
+        unsubscribe_rate=0.01,
+        birth_year_mean=1988,
+    ),
+    # Registered and browses, never bought.
+    Persona(
+        "browser",
+        share=0.05,
+        signup_days_ago=(0, 1095),
+        orders_per_month=0.0,
+        max_orders=0,
+        browse_sessions_per_month=0.5,
+        email_opt_in=0.6,
+        open_rate=0.1,
+        click_rate=0.1,
+        unsubscribe_rate=0.008,
+        birth_year_mean=1992,
+    ),
+)
 
 
 @dataclass(frozen=True)
 class Category:
-    """A product category: popularity weight, median list price, catalogue size."""
+    """A product category: popularity, median list price, catalogue size, returns."""
 
     name: str
     weight: float
@@ -133,7 +281,7 @@ class Category:
 CATEGORIES = (
     Category("Electronics", 0.10, 120.0, 300, 0.05, 0.05),
     Category("Home & Kitchen", 0.14, 35.0, 400, 0.03, 0.3),
-    Category("Fashion", 0.16, 40.0, 500, 0.11, 0.2),
+    Category("Fashion", 0.16, 40.0, 500, 0.10, 0.2),
     Category("Beauty", 0.11, 18.0, 250, 0.02, 0.5),
     Category("Sports & Outdoors", 0.08, 50.0, 250, 0.04, 0.2),
     Category("Toys & Games", 0.07, 25.0, 200, 0.03, 0.3),
@@ -146,22 +294,30 @@ CATEGORIES = (
 _GENDERS = ("F", "M", "U")
 _GENDER_P = (0.51, 0.44, 0.025)  # the remaining 2.5 % are null
 _COUNTRIES = ("GB", "DE", "FR", "US", "NL", "ES", "IT", "IE", "BE", "SE", "PL", "PT", "DK")
-_COUNTRY_P = (0.30, 0.14, 0.11, 0.08, 0.07, 0.06, 0.06, 0.04, 0.04, 0.03, 0.03, 0.02, 0.02)
+_COUNTRY_W = (30, 14, 11, 8, 7, 6, 6, 4, 4, 3, 3, 2, 2)
 _HOUR_WEIGHTS = (
     1.0, 0.6, 0.4, 0.3, 0.3, 0.4, 0.8, 1.5, 2.5, 3.0, 3.2, 3.4,
     3.8, 3.6, 3.3, 3.2, 3.4, 3.8, 4.5, 5.2, 5.5, 5.0, 3.8, 2.2,
 )  # fmt: skip
 
 _WEB_EVENT_TYPES = ("page_view", "search", "product_view", "wishlist", "add_to_cart", "checkout")
+_TRACKED_ORDER_SHARE = 0.3  # orders that come with a web session (the rest: app, store)
 _CHANNELS = ("email", "sms", "push")
-_CAMPAIGN_EVERY_DAYS = {"email": 7.0, "sms": 28.0, "push": 14.0}
-_CAMPAIGN_REACH = {"email": 0.25, "sms": 0.6, "push": 0.5}  # share of opted-in audience
+_CAMPAIGN_EVERY_DAYS = (7.0, 28.0, 14.0)  # per channel
+_CAMPAIGN_REACH = np.array([0.25, 0.6, 0.5])  # share of the opted-in audience targeted
+_CHANNEL_OPEN = np.array([1.0, 0.0, 0.6])  # sms has no opens; a push "open" is a tap
+_CHANNEL_CLICK = np.array([1.0, 0.05, 1.0])
 _ENGAGEMENT_EVENT_TYPES = ("sent", "open", "click", "unsubscribe")
 
-# Random streams: one independent generator per (block, stream).
-_STREAM_CATALOGUE, _STREAM_CUSTOMERS, _STREAM_ORDERS, _STREAM_WEB, _STREAM_ENGAGEMENT = range(5)
-_STREAM_DIRT = 5
+# One independent random stream per (block, purpose).
+_CATALOGUE, _CUSTOMERS, _ORDERS, _WEB, _ENGAGEMENT, _DIRT = range(6)
 
+_START = int(DATA_START.astype(np.int64))
+_END = int(DATA_END.astype(np.int64))
+_SPAN = _END - _START
+_DAY = 86_400
+_MONTH = 30.44 * _DAY
+_YEAR_2099 = int(np.datetime64("2099-01-01T00:00:00", "s").astype(np.int64))
 _ORDER_ID_WIDTH = 9
 _SESSION_ID_WIDTH = 10
 
@@ -185,43 +341,45 @@ def generate(
     *,
     block_size: int = BLOCK_SIZE,
 ) -> GenerateResult:
-    """Write synthetic customers, transactions, web and engagement events to ``out_dir``.
+    """Write synthetic transactions, customers, web and engagement events to ``out_dir``.
 
     Parameters
     ----------
     n_customers : int
-        Number of distinct customers (ids ``C0000001`` ...).
+        Number of distinct customers, with ids ``C0000001``, ``C0000002``, ...
     seed : int
         Non-negative seed. The same ``(n_customers, seed, file_format, block_size)``
-        always gives byte-identical files; parquet and csv hold the same rows, except
-        that csv also has a few unparseable timestamps.
+        gives byte-identical files. Parquet and csv hold the same rows, except that
+        csv also has a few unparseable timestamps.
     out_dir : Path
-        Directory to write to (created if missing). Writes ``transactions``,
+        Directory to write to, created if missing. The files are ``transactions``,
         ``customers``, ``web_events`` and ``engagement_events`` with the extension
-        ``.parquet`` or ``.csv``; existing files of those names are replaced. Files are
-        written under a temporary name and renamed once complete.
+        ``.parquet`` or ``.csv`` (columns in `SCHEMAS`). Each is written under a
+        temporary name and renamed when complete, replacing an older file.
     file_format : {"parquet", "csv"}
-        Parquet has typed timestamps (microseconds, naive UTC); csv has a header, quoted
-        strings, empty fields for null and ``YYYY-MM-DD HH:MM:SS`` timestamps.
+        Parquet (zstd) has typed columns and microsecond timestamps (naive UTC); csv
+        has a header, quoted strings, empty fields for null and timestamps as
+        ``YYYY-MM-DD HH:MM:SS``.
     progress : callable, optional
-        Called with one line of text after each block of customers.
+        Called with a one-line status after each block of customers.
     block_size : int
-        Customers generated and written per block (and per parquet row group batch).
+        Customers generated and written at a time.
 
     Returns
     -------
     GenerateResult
         ``{"transactions": rows, "customers": rows, "web_events": rows,
-        "engagement_events": rows, "dirty": {kind: rows}}``, counting rows written,
-        dirty ones included. The kinds are `DIRTY_KINDS`; each dirty row has exactly one
-        defect, so the counts can be checked against the files.
+        "engagement_events": rows, "dirty": {kind: rows}}``. Row counts include the
+        dirty rows. The kinds are `DIRTY_KINDS`; each dirty row has exactly one defect,
+        so every count can be checked against the files.
 
     Notes
     -----
-    Per customer there are about 45 transaction lines, 35 web events and 30 engagement
-    events on average. Work is fully vectorised and streamed block by block, so time is
-    O(n_customers) and memory is O(block_size): about 2.5 minutes and under 1.5 GB for
-    one million customers (50M lines) on two cores.
+    On average a customer has about 43 transaction lines (15 orders), 39 web events and
+    24 engagement events over the three years. Everything is vectorised with numpy and
+    streamed one block of customers at a time, so time grows linearly with
+    ``n_customers`` and memory with ``block_size`` only: one million customers (43M
+    lines, 150M rows in all) take about two minutes and 1.2 GB peak on two cores.
     """
     if file_format not in FILE_FORMATS:
         raise ValueError(f"file_format must be one of {FILE_FORMATS}, got {file_format!r}")
@@ -235,66 +393,46 @@ def generate(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     csv = file_format == "csv"
-    catalogue = _Catalogue.build(_rng(seed, 0, _STREAM_CATALOGUE))
-    customer_id_width = max(7, len(str(n_customers)))
-
+    paths = {name: out_dir / f"{name}.{file_format}" for name in TABLES}
+    partial = {name: path.with_name(path.name + ".partial") for name, path in paths.items()}
+    block = _Block(
+        seed=seed,
+        csv=csv,
+        catalogue=_Catalogue.build(_rng(seed, 0, _CATALOGUE)),
+        customer_id_width=max(7, len(str(n_customers))),
+    )
     rows = dict.fromkeys(TABLES, 0)
     dirty = dict.fromkeys(DIRTY_KINDS, 0)
-    next_order, next_session = 1, 1
     n_blocks = math.ceil(n_customers / block_size)
     started = time.perf_counter()
-    paths = {t: out_dir / f"{t}.{file_format}" for t in TABLES}
-    partial = {t: p.with_name(p.name + ".partial") for t, p in paths.items()}
-
-    with ExitStack() as stack:
-        writers: dict[str, _Writer] = {}
-        for block in range(n_blocks):
-            first = block * block_size
-            n = min(block_size, n_customers - first)
-            customers = _draw_customers(_rng(seed, block, _STREAM_CUSTOMERS), n)
-            orders = _draw_orders(_rng(seed, block, _STREAM_ORDERS), customers, catalogue)
-            web = _draw_web_events(_rng(seed, block, _STREAM_WEB), customers, orders)
-            engagement = _draw_engagement(
-                _rng(seed, block, _STREAM_ENGAGEMENT), customers, catalogue
-            )
-            dirt_rng = _rng(seed, block, _STREAM_DIRT)
-            lines_dirt = _plant_line_dirt(dirt_rng, orders.lines, csv)
-            customer_copies = _duplicate_rows(dirt_rng, n, _DUPLICATE_CUSTOMER_RATE)
-
-            customer_ids = _ids("C", np.arange(first + 1, first + n + 1), customer_id_width)
-            tables = {
-                "transactions": _transactions_table(
-                    orders.lines, lines_dirt, customer_ids, catalogue, next_order, csv
-                ),
-                "customers": _customers_table(customers, customer_ids, customer_copies, csv),
-                "web_events": _web_table(web, customer_ids, next_session, csv),
-                "engagement_events": _engagement_table(engagement, customer_ids, csv),
+    try:
+        with ExitStack() as stack:
+            executor = stack.enter_context(ThreadPoolExecutor(max_workers=1))
+            writers = {
+                name: stack.enter_context(_Writer(partial[name], _schema(name, csv), csv, executor))
+                for name in TABLES
             }
-            next_order += orders.n_orders
-            next_session += web.n_sessions
-            for kind, count in lines_dirt.counts.items():
-                dirty[kind] += count
-            dirty["duplicate_customers"] += int(customer_copies.sum()) - n
-
-            for name, table in tables.items():
-                if name not in writers:
-                    writers[name] = stack.enter_context(
-                        _Writer(partial[name], table.schema, file_format)
+            for index in range(n_blocks):
+                first = index * block_size
+                done = min(first + block_size, n_customers)
+                block_rows, block_dirty = block.write(index, first, done - first, writers)
+                for name, count in block_rows.items():
+                    rows[name] += count
+                for kind, count in block_dirty.items():
+                    dirty[kind] += count
+                if progress is not None:
+                    progress(
+                        f"block {index + 1}/{n_blocks}: {done:,}/{n_customers:,} customers, "
+                        f"{rows['transactions'] / 1e6:.1f}M transaction lines, "
+                        f"{rows['web_events'] / 1e6:.1f}M web events, "
+                        f"{rows['engagement_events'] / 1e6:.1f}M engagement events, "
+                        f"{time.perf_counter() - started:.0f} s"
                     )
-                writers[name].write(table)
-                rows[name] += table.num_rows
-
-            if progress is not None:
-                done = first + n
-                progress(
-                    f"block {block + 1}/{n_blocks}: {done:,}/{n_customers:,} customers, "
-                    f"{rows['transactions'] / 1e6:.1f}M transaction lines, "
-                    f"{rows['web_events'] / 1e6:.1f}M web events, "
-                    f"{rows['engagement_events'] / 1e6:.1f}M engagement events, "
-                    f"{time.perf_counter() - started:.0f} s"
-                )
-    for name in TABLES:
-        os.replace(partial[name], paths[name])
+        for name in TABLES:
+            os.replace(partial[name], paths[name])
+    finally:
+        for path in partial.values():
+            path.unlink(missing_ok=True)
 
     return GenerateResult(
         transactions=rows["transactions"],
@@ -317,36 +455,35 @@ def _persona_array(field: str) -> np.ndarray:
 
 
 def _cdf(weights: np.ndarray) -> np.ndarray:
-    """Row-wise cumulative distribution of non-negative weights, last column exactly 1."""
+    """Row-wise cumulative distribution of non-negative weights; last column exactly 1."""
     cdf = np.cumsum(weights / weights.sum(axis=-1, keepdims=True), axis=-1)
     cdf[..., -1] = 1.0
     return cdf
 
 
+def _draw(rng: np.random.Generator, weights: np.ndarray | tuple[float, ...], n: int) -> np.ndarray:
+    """``n`` draws of an index with probability proportional to ``weights``."""
+    return np.searchsorted(_cdf(np.asarray(weights, dtype=np.float64)), rng.random(n), "right")
+
+
 def _draw_rowwise(rng: np.random.Generator, cdfs: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """One draw per element of ``rows`` from the distribution ``cdfs[rows]``.
+    """One draw per element of ``rows`` from the distribution with cdf ``cdfs[row]``.
 
     Vectorised by shifting row r of the table to (r, r + 1] and searching once.
     """
     n_rows, k = cdfs.shape
     flat = (cdfs + np.arange(n_rows)[:, None]).ravel()
-    u = rng.random(rows.size) + rows
-    return np.searchsorted(flat, u, side="right") - rows * k
-
-
-def _time_of_day(rng: np.random.Generator, n: int) -> np.ndarray:
-    """Seconds after midnight, busiest in the evening."""
-    hour = np.searchsorted(_cdf(np.array(_HOUR_WEIGHTS)), rng.random(n), side="right")
-    return hour * 3600 + rng.integers(0, 3600, n)
+    return np.searchsorted(flat, rng.random(rows.size) + rows, side="right") - rows * k
 
 
 def _at_time_of_day(rng: np.random.Generator, t: np.ndarray) -> np.ndarray:
-    """Move each timestamp to a realistic time on the same day."""
-    return t - (t - _START) % _DAY + _time_of_day(rng, t.size)
+    """Move each timestamp to a realistic time (busiest in the evening) on its day."""
+    hour = _draw(rng, _HOUR_WEIGHTS, t.size)
+    return t - (t - _START) % _DAY + hour * 3600 + rng.integers(0, 3600, t.size)
 
 
 def _group_starts(counts: np.ndarray) -> np.ndarray:
-    """Index of the first expanded row of each group (for ``np.repeat(x, counts)``)."""
+    """Index of the first row of each group in ``np.repeat(x, counts)``."""
     return np.cumsum(counts) - counts
 
 
@@ -355,11 +492,18 @@ def _position_in_group(counts: np.ndarray) -> np.ndarray:
     return np.arange(counts.sum()) - np.repeat(_group_starts(counts), counts)
 
 
-def _duplicate_rows(rng: np.random.Generator, n: int, rate: float) -> np.ndarray:
-    """Copies of each row to write (1, or 2 for a planted verbatim duplicate)."""
-    copies = np.ones(n, dtype=np.int64)
-    copies[rng.choice(n, size=rng.binomial(n, rate), replace=False)] = 2
-    return copies
+def _sort_key(customer: np.ndarray, at: np.ndarray) -> np.ndarray:
+    return customer * _SPAN + (at - _START)
+
+
+def _merge(base: np.ndarray, extra: np.ndarray, dest: np.ndarray) -> np.ndarray:
+    """Insert ``extra`` at positions ``dest`` (ascending) of the merged array."""
+    out = np.empty(base.size + extra.size, dtype=np.result_type(base, extra))
+    taken = np.zeros(out.size, dtype=bool)
+    taken[dest] = True
+    out[dest] = extra
+    out[~taken] = base
+    return out
 
 
 # --------------------------------------------------------------------------- catalogue
@@ -371,39 +515,47 @@ class _Catalogue:
 
     category_offset: np.ndarray  # first product index of each category
     category_size: np.ndarray
-    product_number: np.ndarray  # the number in product_id, shuffled across categories
+    product_id: pa.Array  # shuffled numbers, so ids do not reveal the category
     list_price: np.ndarray
-    campaign_at: dict[str, np.ndarray]  # per channel, ascending send times
-    campaign_number: dict[str, np.ndarray]
+    campaign_at: np.ndarray  # (channel, k): send time of a channel's k-th campaign
+    campaign_number: np.ndarray  # (channel, k): its number in campaign_id
+    n_campaigns: np.ndarray  # per channel
 
     @classmethod
     def build(cls, rng: np.random.Generator) -> _Catalogue:
         size = np.array([c.n_products for c in CATEGORIES])
         median = np.repeat([c.median_price for c in CATEGORIES], size)
         raw = median * rng.lognormal(0.0, 0.5, size.sum())
-        # Charm prices (x.99) above 5, otherwise cents.
-        list_price = np.where(raw > 5, np.round(raw) - 0.01, np.round(raw, 2))
-        list_price = np.maximum(list_price, 0.49)
+        # Charm prices (x.99) above 5, cents below.
+        list_price = np.maximum(np.where(raw > 5, np.round(raw) - 0.01, np.round(raw, 2)), 0.49)
 
-        send_days = {}
-        for channel, every in _CAMPAIGN_EVERY_DAYS.items():
-            n = int(_SPAN / _DAY / every)
-            day = np.floor(np.arange(n) * every + rng.uniform(0, every, n))
-            send_days[channel] = day * _DAY + _START + 9 * 3600 + rng.integers(0, 4, n) * 1800
-        # Campaign numbers follow the send time across channels.
-        everything = np.concatenate(list(send_days.values()))
-        rank = np.empty(everything.size, dtype=np.int64)
-        rank[np.argsort(everything, kind="stable")] = np.arange(1, everything.size + 1)
-        bounds = np.cumsum([0] + [at.size for at in send_days.values()])
-        campaign_number = {ch: rank[bounds[i] : bounds[i + 1]] for i, ch in enumerate(send_days)}
+        # Campaigns go out about every `every` days at 9:00-10:30.
+        n_campaigns = np.array([int(_SPAN / _DAY / every) for every in _CAMPAIGN_EVERY_DAYS])
+        at = np.full((len(_CHANNELS), n_campaigns.max()), _END, dtype=np.int64)
+        for channel, every in enumerate(_CAMPAIGN_EVERY_DAYS):
+            n = n_campaigns[channel]
+            day = np.floor(np.arange(n) * every + rng.uniform(0, every, n)).astype(np.int64)
+            at[channel, :n] = _START + day * _DAY + 9 * 3600 + rng.integers(0, 4, n) * 1800
+        # Numbered by send time across channels (padding sorts last and is never used).
+        number = np.empty(at.size, dtype=np.int64)
+        number[np.argsort(at, axis=None, kind="stable")] = np.arange(1, at.size + 1)
         return cls(
             category_offset=_group_starts(size),
             category_size=size,
-            product_number=rng.permutation(size.sum()) + 1,
+            product_id=_ids("P", rng.permutation(size.sum()) + 1, 5),
             list_price=list_price,
-            campaign_at={ch: at.astype(np.int64) for ch, at in send_days.items()},
-            campaign_number=campaign_number,
+            campaign_at=at,
+            campaign_number=number.reshape(at.shape),
+            n_campaigns=n_campaigns,
         )
+
+
+def _category_cdfs() -> np.ndarray:
+    """Per persona, the category distribution tilted towards pricey ones by price_tilt."""
+    weight = np.array([c.weight for c in CATEGORIES])
+    price = np.array([c.median_price for c in CATEGORIES])
+    tilt = _persona_array("price_tilt")
+    return _cdf(weight[None, :] * (price[None, :] / price.mean()) ** tilt[:, None])
 
 
 # --------------------------------------------------------------------------- customers
@@ -420,35 +572,30 @@ class _Customers:
     favourite_category: np.ndarray
     birth_year: np.ndarray
     gender: np.ndarray  # index into _GENDERS, -1 for null
-    country: np.ndarray
+    country: np.ndarray  # index into _COUNTRIES
 
 
 def _draw_customers(rng: np.random.Generator, n: int) -> _Customers:
-    persona = rng.choice(len(PERSONAS), size=n, p=_cdf_free(_persona_array("share")))
-    lo, hi = np.array([p.signup_days_ago for p in PERSONAS], dtype=np.float64).T
-    # U**1.3 puts more sign-ups near the end: the shop is growing.
-    days_ago = lo[persona] + (hi - lo)[persona] * rng.random(n) ** 1.3
-    signed_up = _END - 1 - (days_ago * _DAY).astype(np.int64)
-    signed_up = _at_time_of_day(rng, signed_up)
+    persona = _draw(rng, _persona_array("share"), n)
+    lo, hi = np.array([p.signup_days_ago for p in PERSONAS], dtype=np.float64)[persona].T
+    # U ** 1.3 puts more sign-ups near the end: the shop is growing.
+    days_ago = lo + (hi - lo) * rng.random(n) ** 1.3
+    signed_up = _at_time_of_day(rng, _END - 1 - (days_ago * _DAY).astype(np.int64))
     signed_up = np.clip(signed_up, _START, _END - 1)
 
     stop = np.array([p.stop_days_ago or (0.0, 0.0) for p in PERSONAS], dtype=np.float64)
     stop_lo = stop[persona, 0]
     stop_hi = np.minimum(stop[persona, 1], np.maximum(days_ago - 14, stop_lo))
     stop_days = stop_lo + (stop_hi - stop_lo) * rng.random(n)
-    active_until = np.maximum(_END - (stop_days * _DAY).astype(np.int64), signed_up + 3600)
-    active_until = np.minimum(active_until, _END)
+    active_until = _END - (stop_days * _DAY).astype(np.int64)
+    active_until = np.clip(active_until, signed_up + 3600, _END)
 
     first_order = signed_up + (rng.exponential(2.0, n) * _DAY).astype(np.int64)
     first_order = np.minimum(first_order, active_until - 1)
 
-    favourite = _draw_rowwise(rng, _category_cdfs(), persona)
-    birth_year = np.clip(
-        np.round(rng.normal(_persona_array("birth_year_mean")[persona], 12)), 1935, 2007
-    )
-    gender = np.searchsorted(np.cumsum(_GENDER_P), rng.random(n), side="right")
+    birth_year = rng.normal(_persona_array("birth_year_mean")[persona], 12)
+    gender = _draw(rng, (*_GENDER_P, 1 - sum(_GENDER_P)), n)
     gender[gender == len(_GENDERS)] = -1
-    country = rng.choice(len(_COUNTRIES), size=n, p=_cdf_free(np.array(_COUNTRY_P)))
     return _Customers(
         persona=persona,
         signed_up_at=signed_up,
@@ -456,27 +603,21 @@ def _draw_customers(rng: np.random.Generator, n: int) -> _Customers:
         active_until=active_until,
         activity=rng.gamma(2.0, 0.5, n),
         engagement=rng.gamma(4.0, 0.25, n),
-        favourite_category=favourite,
-        birth_year=birth_year.astype(np.int64),
+        favourite_category=_draw_rowwise(rng, _category_cdfs(), persona),
+        birth_year=np.clip(np.round(birth_year), 1935, 2007).astype(np.int64),
         gender=gender,
-        country=country,
+        country=_draw(rng, _COUNTRY_W, n),
     )
 
 
-def _cdf_free(weights: np.ndarray) -> np.ndarray:
-    """Probabilities from weights (for ``Generator.choice``)."""
-    return weights / weights.sum()
-
-
-def _category_cdfs() -> np.ndarray:
-    """Per persona, the category distribution tilted towards pricey ones by price_tilt."""
-    weight = np.array([c.weight for c in CATEGORIES])
-    price = np.array([c.median_price for c in CATEGORIES])
-    tilt = _persona_array("price_tilt")
-    return _cdf(weight[None, :] * (price[None, :] / price.mean()) ** tilt[:, None])
-
-
 # --------------------------------------------------------------------------- orders
+
+
+@dataclass
+class _Orders:
+    customer: np.ndarray  # per purchase order, sorted by (customer, ordered_at)
+    ordered_at: np.ndarray
+    n_lines: np.ndarray
 
 
 @dataclass
@@ -490,121 +631,124 @@ class _Lines:
     unit_price: np.ndarray
 
 
-@dataclass
-class _Orders:
-    n_orders: int  # order numbers used by the block, returns in new orders included
-    customer: np.ndarray  # per purchase order
-    ordered_at: np.ndarray
-    n_lines: np.ndarray
-    lines: _Lines
-
-
-def _draw_orders(rng: np.random.Generator, c: _Customers, cat: _Catalogue) -> _Orders:
-    n = c.persona.size
+def _draw_orders(rng: np.random.Generator, c: _Customers) -> _Orders:
+    """Orders per customer: the first soon after sign-up, the rest uniform until the stop."""
     months = (c.active_until - c.first_order_at) / _MONTH
     rate = _persona_array("orders_per_month")[c.persona] * c.activity
     n_orders = 1 + rng.poisson(rate * months)
-    cap = np.array([p.max_orders if p.max_orders is not None else -1 for p in PERSONAS])
-    capped = cap[c.persona] >= 0
-    n_orders = np.where(capped, np.minimum(n_orders, cap[c.persona]), n_orders)
+    cap = np.array([-1 if p.max_orders is None else p.max_orders for p in PERSONAS])[c.persona]
+    n_orders = np.where(cap >= 0, np.minimum(n_orders, cap), n_orders)
 
-    # Orders: the first soon after sign-up, the rest uniform over the buying window.
-    customer = np.repeat(np.arange(n), n_orders)
+    customer = np.repeat(np.arange(c.persona.size), n_orders)
     start, end = c.first_order_at[customer], c.active_until[customer]
     at = start + (rng.random(customer.size) * (end - start)).astype(np.int64)
     at = np.clip(_at_time_of_day(rng, at), c.signed_up_at[customer], _END - 1)
-    at[_group_starts(n_orders)[n_orders > 0]] = c.first_order_at[n_orders > 0]
-    by_time = np.argsort(customer * _SPAN + (at - _START), kind="stable")
-    at = at[by_time]  # customer is already sorted, and stays so
-    n_purchase_orders = customer.size
+    buyers = n_orders > 0
+    at[_group_starts(n_orders)[buyers]] = c.first_order_at[buyers]
+    at = at[np.argsort(_sort_key(customer, at), kind="stable")]  # customer stays sorted
 
-    # Lines: a favourite category or a persona-tilted one, popular products more often.
+    extra_lines = _persona_array("extra_lines_per_order")[c.persona[customer]]
+    return _Orders(customer=customer, ordered_at=at, n_lines=1 + rng.poisson(extra_lines))
+
+
+def _draw_lines(rng: np.random.Generator, c: _Customers, o: _Orders, cat: _Catalogue) -> _Lines:
+    """Order lines: a favourite or persona-tilted category, popular products more often."""
+    order = np.repeat(np.arange(o.customer.size), o.n_lines)
+    customer = o.customer[order]
     persona = c.persona[customer]
-    n_lines = 1 + rng.poisson(_persona_array("extra_lines_per_order")[persona])
-    order = np.repeat(np.arange(n_purchase_orders), n_lines)
-    line_customer = customer[order]
-    line_persona = persona[order]
-    category = _draw_rowwise(rng, _category_cdfs(), line_persona)
+    category = _draw_rowwise(rng, _category_cdfs(), persona)
     favourite = rng.random(order.size) < 0.4
-    category[favourite] = c.favourite_category[line_customer[favourite]]
+    category[favourite] = c.favourite_category[customer[favourite]]
     rank = (cat.category_size[category] * rng.random(order.size) ** 2.2).astype(np.int64)
     product = cat.category_offset[category] + rank
-    # One line per product and order: drop repeats (keeps lines sorted by order).
-    n_products = cat.list_price.size
-    _, keep = np.unique(order * n_products + product, return_index=True)
-    order, line_customer, line_persona = order[keep], line_customer[keep], line_persona[keep]
+    # One line per product and order: drop repeats. Lines of an order are adjacent and
+    # few, so comparing each line with the few before it is cheaper than sorting.
+    key = order * cat.list_price.size + product
+    repeat = np.zeros(key.size, dtype=bool)
+    for lag in range(1, int(o.n_lines.max(initial=1))):
+        repeat[lag:] |= key[lag:] == key[:-lag]
+    keep = np.flatnonzero(~repeat)
+    order, customer, persona = order[keep], customer[keep], persona[keep]
     category, product = category[keep], product[keep]
-    n_lines = np.bincount(order, minlength=n_purchase_orders)
+    o.n_lines = np.bincount(order, minlength=o.customer.size)
 
     extra_quantity = np.array([k.extra_quantity for k in CATEGORIES])[category]
-    boost = _persona_array("quantity_boost")[line_persona]
-    quantity = 1 + rng.poisson(extra_quantity * boost)
-    discounted = rng.random(order.size) < 0.2
-    factor = np.where(discounted, rng.uniform(0.7, 0.95, order.size), 1.0)
-    unit_price = np.maximum(np.round(cat.list_price[product] * factor, 2), 0.01)
-    line_at = at[order]
-
-    # Returns: same product, negative quantity, 1-30 days later, same or new order.
-    return_rate = np.array([k.return_rate for k in CATEGORIES])[category]
-    returned = rng.random(order.size) < return_rate * _persona_array("return_factor")[line_persona]
-    r = np.flatnonzero(returned)
-    r_at = line_at[r] + ((1 + rng.exponential(6.0, r.size)) * _DAY).astype(np.int64)
-    r_at = _at_time_of_day(rng, r_at)
-    r_quantity = -rng.integers(1, quantity[r] + 1)
-    r_quantity = np.where(rng.random(r.size) < 0.8, -quantity[r], r_quantity)
-    new_order = rng.random(r.size) < 0.5
-    happened = r_at < _END
-    r, r_at, r_quantity, new_order = (
-        r[happened],
-        r_at[happened],
-        r_quantity[happened],
-        new_order[happened],
-    )
-    r_order = order[r].copy()
-    r_order[new_order] = n_purchase_orders + np.arange(new_order.sum())
-
-    lines = _Lines(
-        customer=np.concatenate([line_customer, line_customer[r]]),
-        order=np.concatenate([order, r_order]),
-        ordered_at=np.concatenate([line_at, r_at]),
-        product=np.concatenate([product, product[r]]),
-        category=np.concatenate([category, category[r]]),
-        quantity=np.concatenate([quantity, r_quantity]),
-        unit_price=np.concatenate([unit_price, unit_price[r]]),
-    )
-    by_time = np.argsort(lines.customer * _SPAN + (lines.ordered_at - _START), kind="stable")
-    lines = _Lines(**{k: v[by_time] for k, v in vars(lines).items()})
-    return _Orders(
-        n_orders=n_purchase_orders + int(new_order.sum()),
+    boost = _persona_array("quantity_boost")[persona]
+    discount = np.where(rng.random(order.size) < 0.2, rng.uniform(0.7, 0.95, order.size), 1.0)
+    return _Lines(
         customer=customer,
-        ordered_at=at,
-        n_lines=n_lines,
-        lines=lines,
+        order=order,
+        ordered_at=o.ordered_at[order],
+        product=product,
+        category=category,
+        quantity=1 + rng.poisson(extra_quantity * boost),
+        unit_price=np.maximum(np.rint(cat.list_price[product] * discount * 100) / 100, 0.01),
     )
+
+
+def _add_returns(rng: np.random.Generator, c: _Customers, lines: _Lines) -> tuple[_Lines, int]:
+    """Return some lines: same product and price, negative quantity, days later.
+
+    Half the returns are booked on the original order, half on a new order; returns
+    that would fall after the end of the data have not happened yet. Returns the lines
+    (still sorted by customer and time) and the number of new return orders.
+    """
+    rate = np.array([k.return_rate for k in CATEGORIES])[lines.category]
+    rate *= _persona_array("return_factor")[c.persona[lines.customer]]
+    r = np.flatnonzero(rng.random(rate.size) < rate)
+    at = lines.ordered_at[r] + ((1 + rng.exponential(6.0, r.size)) * _DAY).astype(np.int64)
+    at = _at_time_of_day(rng, at)
+    bought = lines.quantity[r]
+    quantity = -np.where(rng.random(r.size) < 0.8, bought, rng.integers(1, bought + 1))
+    new_order = rng.random(r.size) < 0.5
+    happened = at < _END
+    r, at, quantity, new_order = r[happened], at[happened], quantity[happened], new_order[happened]
+    order = lines.order[r]
+    order[new_order] = lines.order.max(initial=-1) + 1 + np.arange(new_order.sum())
+
+    returns = _Lines(
+        customer=lines.customer[r],
+        order=order,
+        ordered_at=at,
+        product=lines.product[r],
+        category=lines.category[r],
+        quantity=quantity,
+        unit_price=lines.unit_price[r],
+    )
+    by_time = np.argsort(_sort_key(returns.customer, returns.ordered_at), kind="stable")
+    returns = _Lines(**{f.name: getattr(returns, f.name)[by_time] for f in fields(_Lines)})
+    base_key = _sort_key(lines.customer, lines.ordered_at)
+    extra_key = _sort_key(returns.customer, returns.ordered_at)
+    dest = np.searchsorted(base_key, extra_key, side="right") + np.arange(extra_key.size)
+    merged = {
+        f.name: _merge(getattr(lines, f.name), getattr(returns, f.name), dest)
+        for f in fields(_Lines)
+    }
+    return _Lines(**merged), int(new_order.sum())
 
 
 @dataclass
 class _LineDirt:
-    copies: np.ndarray  # per line, 1 or 2
-    missing_customer: np.ndarray  # boolean masks
-    unparseable: np.ndarray
+    missing_customer: np.ndarray  # boolean mask
+    unparseable: np.ndarray  # boolean mask, all false in parquet
     unparseable_text: np.ndarray  # index into _BAD_TIMESTAMPS
+    duplicated: np.ndarray  # indices of lines written twice
     counts: dict[str, int]
 
 
 def _plant_line_dirt(rng: np.random.Generator, lines: _Lines, csv: bool) -> _LineDirt:
-    """Corrupt disjoint random sets of lines in place; one defect per dirty line.
+    """Corrupt disjoint random sets of lines in place: one defect per dirty line.
 
-    Unparseable timestamps are always drawn (so parquet and csv hold the same rows)
-    but only applied to csv, where ``ordered_at`` is text.
+    Unparseable timestamps are drawn for parquet too (so both formats hold the same
+    rows) but only applied in csv, where ``ordered_at`` is text.
     """
     n = lines.customer.size
-    counts = {kind: int(rng.binomial(n, rate)) for kind, rate in _DIRTY_RATES.items()}
+    counts = {kind: int(rng.binomial(n, rate)) for kind, rate in _LINE_DIRT_RATES.items()}
     chosen = rng.choice(n, size=min(sum(counts.values()), n), replace=False)
     picked, at = {}, 0
     for kind, count in counts.items():
-        picked[kind] = chosen[at : at + count]
-        counts[kind] = picked[kind].size  # fewer only when the block has very few lines
+        picked[kind] = np.sort(chosen[at : at + count])
+        counts[kind] = picked[kind].size  # smaller only when a block has very few lines
         at += count
 
     missing = np.zeros(n, dtype=bool)
@@ -612,21 +756,19 @@ def _plant_line_dirt(rng: np.random.Generator, lines: _Lines, csv: bool) -> _Lin
     lines.unit_price[picked["negative_unit_price"]] *= -1
     future = picked["future_ordered_at"]
     lines.ordered_at[future] = _YEAR_2099 + (lines.ordered_at[future] - _START) % (365 * _DAY)
-    copies = np.ones(n, dtype=np.int64)
-    copies[picked["duplicate_lines"]] = 2
+    bad = picked["unparseable_ordered_at"]
     unparseable = np.zeros(n, dtype=bool)
     text = np.zeros(n, dtype=np.int64)
-    bad = picked["unparseable_ordered_at"]
     text[bad] = rng.integers(0, len(_BAD_TIMESTAMPS), bad.size)
     if csv:
         unparseable[bad] = True
     else:
         counts["unparseable_ordered_at"] = 0
     return _LineDirt(
-        copies=copies,
         missing_customer=missing,
         unparseable=unparseable,
         unparseable_text=text,
+        duplicated=picked["duplicate_lines"],
         counts=counts,
     )
 
@@ -638,84 +780,79 @@ def _plant_line_dirt(rng: np.random.Generator, lines: _Lines, csv: bool) -> _Lin
 class _WebEvents:
     n_sessions: int
     customer: np.ndarray
-    session: np.ndarray  # index within the block, ascending by (customer, start)
+    session: np.ndarray  # index within the block, ascending by customer and time
     occurred_at: np.ndarray
     event_type: np.ndarray  # index into _WEB_EVENT_TYPES
 
 
 def _draw_web_events(rng: np.random.Generator, c: _Customers, o: _Orders) -> _WebEvents:
-    """Sessions that end in a checkout for 40 % of orders, plus browsing sessions.
+    """Buying sessions that end in the checkout of an order, plus browsing sessions.
 
     Add-to-cart events in a buying session follow the order's lines, so cart and
     checkout counts correlate with purchases; browsing sessions rarely reach the cart.
     """
-    # Buying sessions, anchored at the order time.
-    tracked = np.flatnonzero(rng.random(o.customer.size) < 0.3)
-    n_b = tracked.size
-    lines = o.n_lines[tracked]
+    # Buying sessions end at the order time (a share of orders is tracked).
+    tracked = np.flatnonzero(rng.random(o.customer.size) < _TRACKED_ORDER_SHARE)
+    n_buy = tracked.size
+    one = np.ones(n_buy, dtype=np.int64)
     buy_counts = np.stack(
         [
-            np.ones(n_b, dtype=np.int64),
-            (rng.random(n_b) < 0.3).astype(np.int64),
-            1 + rng.poisson(1.0, n_b),
-            (rng.random(n_b) < 0.05).astype(np.int64),
-            1 + rng.binomial(lines - 1, 0.6),
-            np.ones(n_b, dtype=np.int64),
+            one,
+            rng.random(n_buy) < 0.3,
+            1 + rng.poisson(1.0, n_buy),
+            rng.random(n_buy) < 0.05,
+            1 + rng.binomial(o.n_lines[tracked] - 1, 0.6),
+            one,
         ],
         axis=1,
-    )
+    ).astype(np.int64)
 
-    # Browsing sessions over sign-up .. 45 days after the buying window.
-    n = c.persona.size
+    # Browsing sessions from sign-up until 45 days after the customer stops buying.
     web_until = np.minimum(c.active_until + 45 * _DAY, _END)
     months = (web_until - c.signed_up_at) / _MONTH
     rate = _persona_array("browse_sessions_per_month")[c.persona] * np.sqrt(c.activity)
     n_browse = rng.poisson(rate * months)
-    browse_customer = np.repeat(np.arange(n), n_browse)
+    browse_customer = np.repeat(np.arange(c.persona.size), n_browse)
     lo, hi = c.signed_up_at[browse_customer], web_until[browse_customer]
-    browse_at = _at_time_of_day(rng, lo + (rng.random(lo.size) * (hi - lo)).astype(np.int64))
-    browse_at = np.maximum(browse_at, lo)
-    n_w = browse_customer.size
+    browse_at = lo + (rng.random(lo.size) * (hi - lo)).astype(np.int64)
+    browse_at = np.maximum(_at_time_of_day(rng, browse_at), lo)
+    n_browse = browse_customer.size
     browse_counts = np.stack(
         [
-            1 + rng.poisson(1.2, n_w),
-            rng.poisson(0.5, n_w),
-            rng.poisson(1.2, n_w),
-            (rng.random(n_w) < 0.08).astype(np.int64),
-            (rng.random(n_w) < 0.12).astype(np.int64),
-            (rng.random(n_w) < 0.02).astype(np.int64),
+            1 + rng.poisson(1.2, n_browse),
+            rng.poisson(0.5, n_browse),
+            rng.poisson(1.2, n_browse),
+            rng.random(n_browse) < 0.08,
+            rng.random(n_browse) < 0.12,
+            rng.random(n_browse) < 0.02,
         ],
         axis=1,
-    )
+    ).astype(np.int64)
 
+    # Sessions in order of customer and anchor time; ids follow that order.
     customer = np.concatenate([o.customer[tracked], browse_customer])
-    counts = np.concatenate([buy_counts, browse_counts])
     anchor = np.concatenate([o.ordered_at[tracked], browse_at])
-    anchored_at_end = np.concatenate([np.ones(n_b, dtype=bool), np.zeros(n_w, dtype=bool)])
+    ends_at_anchor = np.arange(customer.size) < n_buy
+    by_time = np.argsort(_sort_key(customer, anchor), kind="stable")
+    customer, anchor, ends_at_anchor = customer[by_time], anchor[by_time], ends_at_anchor[by_time]
+    counts = np.concatenate([buy_counts, browse_counts])[by_time]
 
-    # Events: 20-60 s apart on average, in funnel order within a session.
+    # Events in funnel order, 40 s apart on average.
     per_session = counts.sum(axis=1)
-    event_session = np.repeat(np.arange(customer.size), per_session)
-    gap = rng.exponential(40.0, event_session.size).astype(np.int64) + 1
-    gap[_group_starts(per_session)] = 0
+    session = np.repeat(np.arange(customer.size), per_session)
+    first = _group_starts(per_session)
+    gap = rng.exponential(40.0, session.size).astype(np.int64) + 1
+    gap[first] = 0
     offset = np.cumsum(gap)
-    offset -= np.repeat(offset[_group_starts(per_session)], per_session)
-    duration = np.zeros(customer.size, dtype=np.int64)
-    np.add.at(duration, event_session, gap)
-    start = anchor - np.where(anchored_at_end, duration, 0)
+    offset -= np.repeat(offset[first], per_session)
+    duration = offset[first + per_session - 1]
+    start = anchor - np.where(ends_at_anchor, duration, 0)
+    occurred_at = start[session] + offset
     event_type = np.repeat(np.tile(np.arange(len(_WEB_EVENT_TYPES)), customer.size), counts.ravel())
-
-    # Number sessions by (customer, start) and drop events past the end of the data.
-    by_start = np.argsort(customer * _SPAN + (start - _START), kind="stable")
-    rank = np.empty_like(by_start)
-    rank[by_start] = np.arange(by_start.size)
-    occurred_at = start[event_session] + offset
-    session = rank[event_session]
-    order = np.argsort(session, kind="stable")
-    keep = order[occurred_at[order] < _END]
+    keep = occurred_at < _END  # browsing may run past the end of the data
     return _WebEvents(
         n_sessions=customer.size,
-        customer=customer[event_session][keep],
+        customer=customer[session[keep]],
         session=session[keep],
         occurred_at=occurred_at[keep],
         event_type=event_type[keep],
@@ -729,105 +866,84 @@ def _draw_web_events(rng: np.random.Generator, c: _Customers, o: _Orders) -> _We
 class _Engagement:
     customer: np.ndarray
     channel: np.ndarray  # index into _CHANNELS
-    campaign: np.ndarray  # campaign number
+    campaign: np.ndarray  # number in campaign_id
     event_type: np.ndarray  # index into _ENGAGEMENT_EVENT_TYPES
     occurred_at: np.ndarray
 
 
 def _draw_engagement(rng: np.random.Generator, c: _Customers, cat: _Catalogue) -> _Engagement:
-    """Campaign sends to opted-in customers, then opens, clicks and unsubscribes.
+    """Campaign sends to opted-in customers, then their opens, clicks and unsubscribes.
 
-    Open rates follow the persona and drop to a quarter once a customer has stopped
-    buying; sends stop after an unsubscribe from that channel.
+    Open rates follow the persona and the customer, and drop to a quarter once the
+    customer has stopped buying. Sends on a channel stop after its unsubscribe. Rows
+    are grouped by customer, then channel, then send, each send followed by its events.
     """
     n = c.persona.size
-    opt_in = {
-        "email": rng.random(n) < _persona_array("email_opt_in")[c.persona],
-        "sms": rng.random(n) < 0.2,
-        "push": rng.random(n) < np.where(c.persona <= 3, 0.4, 0.2),
-    }
-    parts = []
-    for ch_index, channel in enumerate(_CHANNELS):
-        who = np.flatnonzero(opt_in[channel])
-        sends = cat.campaign_at[channel]
-        first = np.searchsorted(sends, c.signed_up_at[who], side="right")
-        eligible = sends.size - first
-        customer = np.repeat(who, eligible)
-        campaign = np.repeat(first, eligible) + _position_in_group(eligible)
-        reached = rng.random(customer.size) < _CAMPAIGN_REACH[channel]
-        parts.append((customer[reached], np.full(reached.sum(), ch_index), campaign[reached]))
-    customer = np.concatenate([p[0] for p in parts])
-    channel = np.concatenate([p[1] for p in parts])
-    campaign_index = np.concatenate([p[2] for p in parts])
-    by_group = np.argsort(customer * len(_CHANNELS) + channel, kind="stable")
-    customer, channel, campaign_index = (
-        customer[by_group],
-        channel[by_group],
-        campaign_index[by_group],
+    opt_in = np.stack(
+        [
+            rng.random(n) < _persona_array("email_opt_in")[c.persona],
+            rng.random(n) < 0.2,
+            rng.random(n) < _persona_array("push_opt_in")[c.persona],
+        ],
+        axis=1,
     )
-    at_table = np.full((len(_CHANNELS), max(a.size for a in cat.campaign_at.values())), -1)
-    number_table = np.zeros_like(at_table)
-    for i, ch in enumerate(_CHANNELS):
-        at_table[i, : cat.campaign_at[ch].size] = cat.campaign_at[ch]
-        number_table[i, : cat.campaign_number[ch].size] = cat.campaign_number[ch]
-    sent_at = at_table[channel, campaign_index] + rng.integers(0, 1800, customer.size)
-    campaign = number_table[channel, campaign_index]
+    # Every campaign after sign-up is a candidate; each reaches part of its audience.
+    pair_customer, pair_channel = np.nonzero(opt_in)
+    first = np.empty(pair_customer.size, dtype=np.int64)
+    for channel in range(len(_CHANNELS)):
+        on = pair_channel == channel
+        at = cat.campaign_at[channel, : cat.n_campaigns[channel]]
+        first[on] = np.searchsorted(at, c.signed_up_at[pair_customer[on]], side="right")
+    eligible = cat.n_campaigns[pair_channel] - first
+    customer = np.repeat(pair_customer, eligible)
+    channel = np.repeat(pair_channel, eligible)
+    campaign = np.repeat(first, eligible) + _position_in_group(eligible)
+    reached = rng.random(customer.size) < _CAMPAIGN_REACH[channel]
+    customer, channel, campaign = customer[reached], channel[reached], campaign[reached]
+    sent_at = cat.campaign_at[channel, campaign] + rng.integers(0, 1800, customer.size)
 
     persona = c.persona[customer]
     still_buying = sent_at < c.active_until[customer]
     open_p = _persona_array("open_rate")[persona] * c.engagement[customer]
-    open_p *= np.where(still_buying, 1.0, 0.25) * np.array([1.0, 0.0, 0.6])[channel]
+    open_p *= np.where(still_buying, 1.0, 0.25) * _CHANNEL_OPEN[channel]
     opened = rng.random(customer.size) < np.minimum(open_p, 0.95)
-    click_p = _persona_array("click_rate")[persona] * np.array([1.0, 0.05, 1.0])[channel]
+    click_p = _persona_array("click_rate")[persona] * _CHANNEL_CLICK[channel]
     clicked = np.where(channel == 1, True, opened) & (rng.random(customer.size) < click_p)
     unsub_p = _persona_array("unsubscribe_rate")[persona] * np.where(still_buying, 1.0, 2.0)
     unsubscribed = rng.random(customer.size) < unsub_p
 
     # Keep sends up to and including the first unsubscribe of each (customer, channel).
-    group = customer * len(_CHANNELS) + channel
-    new_group = np.ones(customer.size, dtype=bool)
-    new_group[1:] = group[1:] != group[:-1]
+    new_pair = np.ones(customer.size, dtype=bool)
+    new_pair[1:] = (customer[1:] != customer[:-1]) | (channel[1:] != channel[:-1])
     before = np.cumsum(unsubscribed) - unsubscribed
-    group_base = np.maximum.accumulate(np.where(new_group, before, 0))
-    keep = (before - group_base) == 0
-    customer, channel, campaign = customer[keep], channel[keep], campaign[keep]
-    sent_at, opened, clicked, unsubscribed = (
-        sent_at[keep],
-        opened[keep],
-        clicked[keep],
-        unsubscribed[keep],
-    )
+    keep = before == np.maximum.accumulate(np.where(new_pair, before, 0))
 
     open_at = sent_at + (rng.exponential(5.0, sent_at.size) * 3600).astype(np.int64) + 1
-    click_at = (
-        np.where(channel == 1, sent_at, open_at)
-        + rng.exponential(120.0, sent_at.size).astype(np.int64)
-        + 1
+    click_from = np.where(channel == 1, sent_at, open_at)
+    click_at = click_from + rng.exponential(120.0, sent_at.size).astype(np.int64) + 1
+    unsub_from = np.where(opened, open_at, sent_at)
+    unsub_at = unsub_from + rng.exponential(600.0, sent_at.size).astype(np.int64) + 1
+    happens = np.stack([keep, keep & opened, keep & clicked, keep & unsubscribed], axis=1)
+    at = np.stack([sent_at, open_at, click_at, unsub_at], axis=1)
+    happens &= at < _END
+    per_send = happens.sum(axis=1)
+    return _Engagement(
+        customer=np.repeat(customer, per_send),
+        channel=np.repeat(channel, per_send),
+        campaign=np.repeat(cat.campaign_number[channel, campaign], per_send),
+        event_type=np.nonzero(happens)[1],
+        occurred_at=at[happens],
     )
-    unsub_at = (
-        np.where(opened, open_at, sent_at)
-        + rng.exponential(600.0, sent_at.size).astype(np.int64)
-        + 1
-    )
-    kinds = [
-        (np.ones(sent_at.size, dtype=bool), sent_at),
-        (opened, open_at),
-        (clicked, click_at),
-        (unsubscribed, unsub_at),
-    ]
-    events = _Engagement(
-        customer=np.concatenate([customer[m] for m, _ in kinds]),
-        channel=np.concatenate([channel[m] for m, _ in kinds]),
-        campaign=np.concatenate([campaign[m] for m, _ in kinds]),
-        event_type=np.concatenate([np.full(m.sum(), i) for i, (m, _) in enumerate(kinds)]),
-        occurred_at=np.concatenate([t[m] for m, t in kinds]),
-    )
-    order = np.argsort(events.customer * _SPAN + (events.occurred_at - _START), kind="stable")
-    order = order[events.occurred_at[order] < _END]
-    return _Engagement(**{k: v[order] for k, v in vars(events).items()})
 
 
-# --------------------------------------------------------------------------- arrow
+# --------------------------------------------------------------------------- output
+
+
+def _schema(name: str, csv: bool) -> pa.Schema:
+    schema = SCHEMAS[name]
+    if not csv:
+        return schema
+    return pa.schema([pa.field(f.name, pa.string()) if f.type == _TIMESTAMP else f for f in schema])
 
 
 def _ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
@@ -837,97 +953,132 @@ def _ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
 
 def _timestamps(seconds: np.ndarray, csv: bool) -> pa.Array:
     ts = pa.array(seconds, type=pa.int64()).cast(pa.timestamp("s"))
-    return ts.cast(pa.string()) if csv else ts.cast(pa.timestamp("us"))
+    return ts.cast(pa.string()) if csv else ts.cast(_TIMESTAMP)
 
 
 def _take(
     values: pa.Array | tuple[str, ...], index: np.ndarray, null: np.ndarray | None = None
 ) -> pa.Array:
+    """``values[index]``, null where ``null`` is true."""
     if isinstance(values, tuple):
         values = pa.array(values, type=pa.string())
     return values.take(pa.array(index, type=pa.int64(), mask=null))
 
 
-def _transactions_table(
-    lines: _Lines,
-    dirt: _LineDirt,
-    customer_ids: pa.Array,
-    cat: _Catalogue,
-    first_order: int,
-    csv: bool,
-) -> pa.Table:
-    ordered_at = _timestamps(lines.ordered_at, csv)
-    if csv:
-        bad = _take(_BAD_TIMESTAMPS, dirt.unparseable_text)
-        ordered_at = pc.if_else(pa.array(dirt.unparseable), bad, ordered_at)
-    products = _ids("P", cat.product_number, 5)
-    table = pa.table(
-        {
-            "order_id": _ids("O", first_order + lines.order, _ORDER_ID_WIDTH),
-            "customer_id": _take(customer_ids, lines.customer, dirt.missing_customer),
-            "ordered_at": ordered_at,
-            "product_id": products.take(pa.array(lines.product)),
-            "category": _take(tuple(c.name for c in CATEGORIES), lines.category),
-            "quantity": pa.array(lines.quantity, type=pa.int64()),
-            "unit_price": pa.array(lines.unit_price, type=pa.float64()),
-        }
-    )
-    return table.take(pa.array(np.repeat(np.arange(table.num_rows), dirt.copies)))
-
-
-def _customers_table(
-    c: _Customers, customer_ids: pa.Array, copies: np.ndarray, csv: bool
-) -> pa.Table:
-    table = pa.table(
-        {
-            "customer_id": customer_ids,
-            "signed_up_at": _timestamps(c.signed_up_at, csv),
-            "birth_year": pa.array(c.birth_year, type=pa.int64()),
-            "gender": _take(_GENDERS, np.maximum(c.gender, 0), c.gender < 0),
-            "country": _take(_COUNTRIES, c.country),
-        }
-    )
-    return table.take(pa.array(np.repeat(np.arange(table.num_rows), copies)))
-
-
-def _web_table(w: _WebEvents, customer_ids: pa.Array, first_session: int, csv: bool) -> pa.Table:
-    return pa.table(
-        {
-            "customer_id": _take(customer_ids, w.customer),
-            "session_id": _ids("S", first_session + w.session, _SESSION_ID_WIDTH),
-            "occurred_at": _timestamps(w.occurred_at, csv),
-            "event_type": _take(_WEB_EVENT_TYPES, w.event_type),
-        }
-    )
-
-
-def _engagement_table(e: _Engagement, customer_ids: pa.Array, csv: bool) -> pa.Table:
-    return pa.table(
-        {
-            "customer_id": _take(customer_ids, e.customer),
-            "campaign_id": _ids("CMP", e.campaign, 4),
-            "channel": _take(_CHANNELS, e.channel),
-            "event_type": _take(_ENGAGEMENT_EVENT_TYPES, e.event_type),
-            "occurred_at": _timestamps(e.occurred_at, csv),
-        }
-    )
-
-
 class _Writer:
-    """Appends arrow tables to one parquet or csv file."""
+    """Appends tables to one parquet or csv file, writing in a background thread.
 
-    def __init__(self, path: Path, schema: pa.Schema, file_format: str) -> None:
-        self.path = path
-        if file_format == "parquet":
-            self._writer = pq.ParquetWriter(path, schema, compression="zstd")
-        else:
+    At most one table per file waits to be written, so the next block is drawn while
+    the last one is compressed and written, and memory stays at about two blocks.
+    """
+
+    def __init__(self, path: Path, schema: pa.Schema, csv: bool, executor: Executor) -> None:
+        self.schema = schema
+        self._executor = executor
+        self._pending: Future[None] | None = None
+        if csv:
             self._writer = pa_csv.CSVWriter(path, schema)
+        else:
+            self._writer = pq.ParquetWriter(path, schema, compression="zstd")
 
-    def write(self, table: pa.Table) -> None:
-        self._writer.write_table(table)
+    def write(self, columns: dict[str, pa.Array], copies: pa.Array | None = None) -> int:
+        """Queue the rows of ``columns``, then copies of rows ``copies``; count them."""
+        table = pa.table(columns, schema=self.schema)
+        if copies is not None and len(copies) > 0:
+            table = pa.concat_tables([table, table.take(copies)])
+        self.wait()
+        self._pending = self._executor.submit(self._writer.write_table, table)
+        return table.num_rows
+
+    def wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
 
     def __enter__(self) -> _Writer:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._writer.close()
+        try:
+            self.wait()
+        finally:
+            self._writer.close()
+
+
+@dataclass
+class _Block:
+    """Draws and writes one block of customers; numbering carries over between blocks."""
+
+    seed: int
+    csv: bool
+    catalogue: _Catalogue
+    customer_id_width: int
+    next_order: int = 1
+    next_session: int = 1
+
+    def write(
+        self, index: int, first: int, n: int, writers: dict[str, _Writer]
+    ) -> tuple[dict[str, int], dict[str, int]]:
+        seed, csv, cat = self.seed, self.csv, self.catalogue
+        rows = {}
+        customer_ids = _ids("C", np.arange(first + 1, first + n + 1), self.customer_id_width)
+        customers = _draw_customers(_rng(seed, index, _CUSTOMERS), n)
+        dirt_rng = _rng(seed, index, _DIRT)
+
+        columns = {
+            "customer_id": customer_ids,
+            "signed_up_at": _timestamps(customers.signed_up_at, csv),
+            "birth_year": pa.array(customers.birth_year, type=pa.int64()),
+            "gender": _take(_GENDERS, np.maximum(customers.gender, 0), customers.gender < 0),
+            "country": _take(_COUNTRIES, customers.country),
+        }
+        copied = dirt_rng.choice(n, dirt_rng.binomial(n, _DUPLICATE_CUSTOMER_RATE), replace=False)
+        copied = pa.array(np.sort(copied), type=pa.int64())
+        rows["customers"] = writers["customers"].write(columns, copies=copied)
+
+        orders_rng = _rng(seed, index, _ORDERS)
+        orders = _draw_orders(orders_rng, customers)
+        lines = _draw_lines(orders_rng, customers, orders, cat)
+        lines, n_return_orders = _add_returns(orders_rng, customers, lines)
+        dirt = _plant_line_dirt(dirt_rng, lines, csv)
+        ordered_at = _timestamps(lines.ordered_at, csv)
+        if csv:
+            bad = _take(_BAD_TIMESTAMPS, dirt.unparseable_text)
+            ordered_at = pc.if_else(pa.array(dirt.unparseable), bad, ordered_at)
+        columns = {
+            "order_id": _ids("O", self.next_order + lines.order, _ORDER_ID_WIDTH),
+            "customer_id": _take(customer_ids, lines.customer, dirt.missing_customer),
+            "ordered_at": ordered_at,
+            "product_id": cat.product_id.take(pa.array(lines.product)),
+            "category": _take(tuple(k.name for k in CATEGORIES), lines.category),
+            "quantity": pa.array(lines.quantity, type=pa.int64()),
+            "unit_price": pa.array(lines.unit_price, type=pa.float64()),
+        }
+        duplicated = pa.array(dirt.duplicated, type=pa.int64())
+        rows["transactions"] = writers["transactions"].write(columns, copies=duplicated)
+        self.next_order += orders.customer.size + n_return_orders
+        del columns, lines
+
+        web = _draw_web_events(_rng(seed, index, _WEB), customers, orders)
+        rows["web_events"] = writers["web_events"].write(
+            {
+                "customer_id": _take(customer_ids, web.customer),
+                "session_id": _ids("S", self.next_session + web.session, _SESSION_ID_WIDTH),
+                "occurred_at": _timestamps(web.occurred_at, csv),
+                "event_type": _take(_WEB_EVENT_TYPES, web.event_type),
+            }
+        )
+        self.next_session += web.n_sessions
+        del web, orders
+
+        engagement = _draw_engagement(_rng(seed, index, _ENGAGEMENT), customers, cat)
+        rows["engagement_events"] = writers["engagement_events"].write(
+            {
+                "customer_id": _take(customer_ids, engagement.customer),
+                "campaign_id": _ids("CMP", engagement.campaign, 4),
+                "channel": _take(_CHANNELS, engagement.channel),
+                "event_type": _take(_ENGAGEMENT_EVENT_TYPES, engagement.event_type),
+                "occurred_at": _timestamps(engagement.occurred_at, csv),
+            }
+        )
+        return rows, {**dirt.counts, "duplicate_customers": len(copied)}
