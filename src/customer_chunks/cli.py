@@ -80,6 +80,32 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from customer_chunks.export import export_all
+
+    targets = ["parquet", "hyper"] if args.to == "all" else [args.to]
+    for target in targets:
+        export_all(
+            Path(args.warehouse),
+            target,
+            out=args.out,
+            url=args.url,
+            schema=args.schema,
+            log=_log,
+        )
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from customer_chunks.reports_build import build_reports
+
+    formats = tuple(args.formats.split(","))
+    paths = build_reports(Path(args.warehouse), Path(args.out), formats=formats, log=_log)
+    for name, path in paths.items():
+        _log(f"{name}: {Path(path).resolve()}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="customer-chunks",
@@ -105,6 +131,28 @@ def build_parser() -> argparse.ArgumentParser:
     p_load = sub.add_parser("load", help="only check and load the inputs into raw.* (for dbt)")
     add_inputs(p_load)
     p_load.set_defaults(func=cmd_load)
+
+    p_exp = sub.add_parser("export", help="export the marts for BI tools")
+    p_exp.add_argument(
+        "--to",
+        choices=["parquet", "hyper", "postgres", "all"],
+        default="all",
+        help="parquet (a file per mart), hyper (Tableau extract), postgres (--url), "
+        "all = parquet + hyper (default)",
+    )
+    p_exp.add_argument("--warehouse", default="warehouse/customer_chunks.duckdb")
+    p_exp.add_argument("--out", help="folder (parquet) or .hyper file (default: output/exports)")
+    p_exp.add_argument(
+        "--url", help="postgresql://user@host:port/db (password from PGPASSWORD or ~/.pgpass)"
+    )
+    p_exp.add_argument("--schema", help="Postgres schema to publish into (default customer_chunks)")
+    p_exp.set_defaults(func=cmd_export)
+
+    p_rep = sub.add_parser("report", help="render the segmentation report and the dashboard")
+    p_rep.add_argument("--warehouse", default="warehouse/customer_chunks.duckdb")
+    p_rep.add_argument("--out", default="output/reports")
+    p_rep.add_argument("--formats", default="html,pdf", help="comma list of html,pdf")
+    p_rep.set_defaults(func=cmd_report)
 
     p_gen = sub.add_parser("generate", help="write synthetic demo data")
     p_gen.add_argument("--customers", type=int, default=5000)

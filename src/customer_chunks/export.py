@@ -29,6 +29,8 @@ from typing import Any
 
 import duckdb
 
+from customer_chunks.errors import CustomerChunksError
+
 __all__ = [
     "ExportError",
     "MART_SCHEMA",
@@ -44,7 +46,7 @@ MART_SCHEMA = "marts"
 Log = Callable[[str], None] | None
 
 
-class ExportError(RuntimeError):
+class ExportError(CustomerChunksError):
     """An export failed for a reason the user can fix; the message says how."""
 
 

@@ -53,6 +53,8 @@ from typing import Any
 
 import yaml
 
+from customer_chunks.errors import CustomerChunksError
+
 __all__ = [
     "CHROMIUM_ARGS",
     "QmdDocument",
@@ -93,7 +95,7 @@ DEFAULT_OPTIONS: dict[str, Any] = {
 }
 
 
-class ReportError(RuntimeError):
+class ReportError(CustomerChunksError):
     """A report could not be rendered; the message names the document and the cell."""
 
     def __init__(self, message: str, traceback: str = "") -> None:
