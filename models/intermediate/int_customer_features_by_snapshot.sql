@@ -239,29 +239,82 @@ measured as (
     from joined
 ),
 
+components as (
+    {#- engagement_score parts, each 0-1 and null when it does not exist for the
+        customer. CASE rather than least/greatest: those skip nulls on DuckDB and
+        Spark, but not everywhere. -#}
+    select
+        *,
+        case
+            when not has_web_events then null
+            when web_sessions_90d >= 10 then 1.0
+            else web_sessions_90d / 10.0
+        end as web_activity_part,
+        case
+            when email_open_rate > 1 then 1.0
+            else email_open_rate
+        end as email_open_part,
+        case
+            when email_click_rate >= 0.2 then 1.0
+            else email_click_rate * 5.0
+        end as email_click_part,
+        case
+            when not (has_web_events or has_engagement_events) then null
+            when days_since_last_engagement is null or days_since_last_engagement >= 90 then 0.0
+            else 1.0 - days_since_last_engagement / 90.0
+        end as engagement_recency_part
+    from measured
+),
+
 scored as (
     select
         *,
-        {#- engagement_score: 0-100, the mean of the components that exist for the
-            customer (see the YAML docs). -#}
-        case
-            when has_web_events or has_engagement_events then
-                round(100.0 * (
-                    coalesce(case when has_web_events then least(web_sessions_90d, 10) / 10.0 end, 0)
-                    + coalesce(email_open_rate, 0)
-                    + coalesce(least(email_click_rate * 5.0, 1.0), 0)
-                    + coalesce(case
-                        when days_since_last_engagement is not null
-                            then greatest(0.0, 1.0 - days_since_last_engagement / 90.0)
-                        when has_web_events or has_engagement_events then 0.0
-                    end, 0)
-                ) / (
-                    case when has_web_events then 1 else 0 end
-                    + case when email_open_rate is not null then 2 else 0 end
-                    + 1
-                ), 1)
-        end as engagement_score
-    from measured
+        round(100.0 * (
+            coalesce(web_activity_part, 0)
+            + coalesce(email_open_part, 0)
+            + coalesce(email_click_part, 0)
+            + coalesce(engagement_recency_part, 0)
+        ) / nullif(
+            case when web_activity_part is null then 0 else 1 end
+            + case when email_open_part is null then 0 else 1 end
+            + case when email_click_part is null then 0 else 1 end
+            + case when engagement_recency_part is null then 0 else 1 end,
+            0
+        ), 1) as engagement_score
+    from components
 )
 
-select * from scored
+select
+    snapshot_name,
+    snapshot_date,
+    customer_id,
+    recency_days,
+    frequency,
+    gross_revenue,
+    returned_revenue,
+    monetary,
+    avg_order_value,
+    tenure_days,
+    avg_days_between_orders,
+    distinct_categories,
+    return_rate,
+    first_purchase_at,
+    last_purchase_at,
+    web_sessions_90d,
+    web_events_90d,
+    add_to_cart_90d,
+    checkouts_90d,
+    cart_to_purchase_rate,
+    emails_sent,
+    email_open_rate,
+    email_click_rate,
+    has_unsubscribed,
+    days_since_last_engagement,
+    engagement_score,
+    has_web_events,
+    has_engagement_events,
+    signed_up_at,
+    age,
+    gender,
+    country
+from scored

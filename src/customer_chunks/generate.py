@@ -363,7 +363,8 @@ def generate(
     progress : callable, optional
         Called with a one-line status after each block of customers.
     block_size : int
-        Customers generated and written at a time.
+        Customers drawn and written at a time (about 0.9M lines per 20,000). Memory
+        grows with it; the rows drawn depend on it, so keep it fixed for comparisons.
 
     Returns
     -------
@@ -375,11 +376,13 @@ def generate(
 
     Notes
     -----
-    On average a customer has about 43 transaction lines (15 orders), 39 web events and
-    24 engagement events over the three years. Everything is vectorised with numpy and
-    streamed one block of customers at a time, so time grows linearly with
-    ``n_customers`` and memory with ``block_size`` only: one million customers (43M
-    lines, 150M rows in all) take about two minutes and 1.2 GB peak on two cores.
+    On average a customer has about 45 transaction lines (15 orders), 41 web events and
+    23 engagement events over the three years. Drawing is vectorised with numpy, one
+    block of customers at a time, and a second thread writes each block while the next
+    is drawn. Time therefore grows linearly with ``n_customers`` and memory with
+    ``block_size`` only. Measured on two cores: one million customers (45.6M lines,
+    111M rows in all) take 28 s and 0.5 GB peak RSS as parquet (0.8 GB of files), 40 s
+    and 0.6 GB as csv (6.8 GB of files).
     """
     if file_format not in FILE_FORMATS:
         raise ValueError(f"file_format must be one of {FILE_FORMATS}, got {file_format!r}")
@@ -652,7 +655,10 @@ def _draw_orders(rng: np.random.Generator, c: _Customers) -> _Orders:
 
 
 def _draw_lines(rng: np.random.Generator, c: _Customers, o: _Orders, cat: _Catalogue) -> _Lines:
-    """Order lines: a favourite or persona-tilted category, popular products more often."""
+    """Order lines: a favourite or persona-tilted category, popular products more often.
+
+    Repeats of a product within an order are dropped, and ``o.n_lines`` is updated.
+    """
     order = np.repeat(np.arange(o.customer.size), o.n_lines)
     customer = o.customer[order]
     persona = c.persona[customer]
