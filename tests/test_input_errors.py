@@ -33,8 +33,12 @@ def assert_one_line_error(err: str, *needles: str) -> None:
 
 
 def test_missing_required_column_names_file_column_and_fix(tmp_path, capsys):
-    write(tmp_path / "d" / "transactions.csv", "order_id,customer_id,quantity,unit_price\n1,a,1,2\n")
-    code, err = run_cli(["run", "--data", str(tmp_path / "d"), "--warehouse", str(tmp_path / "w.duckdb")], capsys)
+    write(
+        tmp_path / "d" / "transactions.csv", "order_id,customer_id,quantity,unit_price\n1,a,1,2\n"
+    )
+    code, err = run_cli(
+        ["run", "--data", str(tmp_path / "d"), "--warehouse", str(tmp_path / "w.duckdb")], capsys
+    )
     assert code == 2
     assert_one_line_error(err, "transactions.csv", "'ordered_at'", "Fix:")
     assert not (tmp_path / "w.duckdb").exists()
@@ -42,7 +46,9 @@ def test_missing_required_column_names_file_column_and_fix(tmp_path, capsys):
 
 def test_missing_amount_columns_are_named(tmp_path, capsys):
     write(tmp_path / "d" / "transactions.csv", "customer_id,ordered_at,quantity\na,2024-01-01,1\n")
-    code, err = run_cli(["load", "--data", str(tmp_path / "d"), "--warehouse", str(tmp_path / "w.duckdb")], capsys)
+    code, err = run_cli(
+        ["load", "--data", str(tmp_path / "d"), "--warehouse", str(tmp_path / "w.duckdb")], capsys
+    )
     assert code == 2
     assert_one_line_error(err, "transactions.csv", "quantity+unit_price or amount")
 
@@ -50,7 +56,9 @@ def test_missing_amount_columns_are_named(tmp_path, capsys):
 def test_unreadable_file(tmp_path, capsys):
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "transactions.parquet").write_bytes(b"this is not a parquet file\x00\x01")
-    code, err = run_cli(["run", "--data", str(tmp_path / "d"), "--warehouse", str(tmp_path / "w.duckdb")], capsys)
+    code, err = run_cli(
+        ["run", "--data", str(tmp_path / "d"), "--warehouse", str(tmp_path / "w.duckdb")], capsys
+    )
     assert code == 2
     assert_one_line_error(err, "transactions.parquet", "cannot read it as parquet", "Fix:")
 
@@ -59,7 +67,9 @@ def test_corrupt_gzip_is_unreadable(tmp_path, capsys):
     (tmp_path / "d").mkdir()
     good = gzip.compress((HEADER + "1,a,2024-01-01,p,1,2\n").encode())
     (tmp_path / "d" / "transactions.csv.gz").write_bytes(good[: len(good) // 2])
-    code, err = run_cli(["load", "--data", str(tmp_path / "d"), "--warehouse", str(tmp_path / "w.duckdb")], capsys)
+    code, err = run_cli(
+        ["load", "--data", str(tmp_path / "d"), "--warehouse", str(tmp_path / "w.duckdb")], capsys
+    )
     assert code == 2
     assert_one_line_error(err, "transactions.csv.gz", "Fix:")
 
@@ -67,7 +77,9 @@ def test_corrupt_gzip_is_unreadable(tmp_path, capsys):
 def test_dates_in_the_wrong_format_name_column_example_and_fix(tmp_path, capsys):
     rows = "".join(f"{i},c{i},31/12/2024 10:0{i},p,1,2.5\n" for i in range(5))
     write(tmp_path / "d" / "transactions.csv", HEADER + rows)
-    code, err = run_cli(["run", "--data", str(tmp_path / "d"), "--warehouse", str(tmp_path / "w.duckdb")], capsys)
+    code, err = run_cli(
+        ["run", "--data", str(tmp_path / "d"), "--warehouse", str(tmp_path / "w.duckdb")], capsys
+    )
     assert code == 2
     assert_one_line_error(err, "transactions.csv", "ordered_at", "31/12/2024", "timestamp_format")
 
@@ -76,9 +88,14 @@ def test_a_few_bad_dates_are_quarantined_not_fatal(tmp_path, capsys):
     from customer_chunks import sources
     from customer_chunks.load import load_all
 
-    rows = "".join(f"{i},c{i},2024-01-0{i + 1} 10:00:00,p,1,2.5\n" for i in range(5)) + "9,c9,not a date,p,1,2\n"
+    rows = (
+        "".join(f"{i},c{i},2024-01-0{i + 1} 10:00:00,p,1,2.5\n" for i in range(5))
+        + "9,c9,not a date,p,1,2\n"
+    )
     write(tmp_path / "d" / "transactions.csv", HEADER + rows)
-    summary = load_all(tmp_path / "w.duckdb", sources.from_data_dir(tmp_path / "d"), log=lambda m: None)
+    summary = load_all(
+        tmp_path / "w.duckdb", sources.from_data_dir(tmp_path / "d"), log=lambda m: None
+    )
     assert summary["transactions"]["rows"] == 6
     assert any("not a date" in n for n in summary["transactions"]["notes"])
 
@@ -90,13 +107,18 @@ def test_source_file_mapping_to_a_missing_column(tmp_path, capsys):
         "tables:\n  transactions:\n    path: t.csv\n    columns:\n"
         "      customer_id: a\n      ordered_at: c\n      amount: nope\n",
     )
-    code, err = run_cli(["load", "--source", str(spec), "--warehouse", str(tmp_path / "w.duckdb")], capsys)
+    code, err = run_cli(
+        ["load", "--source", str(spec), "--warehouse", str(tmp_path / "w.duckdb")], capsys
+    )
     assert code == 2
     assert_one_line_error(err, "t.csv", "'nope'", "amount", "Fix:")
 
 
 def test_source_file_path_that_matches_nothing(tmp_path, capsys):
-    spec = write(tmp_path / "s.yml", "tables:\n  transactions:\n    path: missing/*.csv\n    columns: {customer_id: a}\n")
+    spec = write(
+        tmp_path / "s.yml",
+        "tables:\n  transactions:\n    path: missing/*.csv\n    columns: {customer_id: a}\n",
+    )
     code, err = run_cli(["run", "--source", str(spec)], capsys)
     assert code == 2
     assert_one_line_error(err, "s.yml", "tables.transactions.path", "no file matches")

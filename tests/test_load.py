@@ -10,7 +10,9 @@ from customer_chunks import sources
 from customer_chunks.load import load_all
 
 
-def load(tmp_path: Path, spec_text: str, files: dict[str, str]) -> tuple[dict, duckdb.DuckDBPyConnection]:
+def load(
+    tmp_path: Path, spec_text: str, files: dict[str, str]
+) -> tuple[dict, duckdb.DuckDBPyConnection]:
     for name, text in files.items():
         (tmp_path / name).write_text(text)
     spec = tmp_path / "source.yml"
@@ -32,10 +34,17 @@ tables:
       order_id: ticket
       amount: "dollar_value / number_of_cds"
 """,
-        {"sales.csv": "client,day,ticket,dollar_value,number_of_cds\n17850.0,2024-01-02,007,30,4\n12.0,2024-01-03,008,9,3\n"},
+        {
+            "sales.csv": "client,day,ticket,dollar_value,number_of_cds\n17850.0,2024-01-02,007,30,4\n12.0,2024-01-03,008,9,3\n"
+        },
     )
-    rows = con.sql("select customer_id, order_id, amount from raw.transactions order by _row_id").fetchall()
-    assert rows == [("17850", "007", 7.5), ("12", "008", 3.0)] or rows == [(17850, "007", 7.5), (12, "008", 3.0)]
+    rows = con.sql(
+        "select customer_id, order_id, amount from raw.transactions order by _row_id"
+    ).fetchall()
+    assert rows == [("17850", "007", 7.5), ("12", "008", 3.0)] or rows == [
+        (17850, "007", 7.5),
+        (12, "008", 3.0),
+    ]
     assert summary["transactions"]["rows"] == 2
 
 
@@ -49,9 +58,13 @@ tables:
     options: {delimiter: ";", timestamp_format: "%d/%m/%Y %H:%M"}
     columns: {customer_id: c, ordered_at: t, amount: a}
 """,
-        {"t.csv": "c;t;a\nx;31/12/2024 10:30;5\ny;31/12/2024 11:00;6\nz;31/12/2024 12:00;7\nw;garbage;1\n"},
+        {
+            "t.csv": "c;t;a\nx;31/12/2024 10:30;5\ny;31/12/2024 11:00;6\nz;31/12/2024 12:00;7\nw;garbage;1\n"
+        },
     )
-    got = [r[0] for r in con.sql("select ordered_at from raw.transactions order by _row_id").fetchall()]
+    got = [
+        r[0] for r in con.sql("select ordered_at from raw.transactions order by _row_id").fetchall()
+    ]
     assert got[:3] == ["2024-12-31 10:30:00", "2024-12-31 11:00:00", "2024-12-31 12:00:00"]
     assert got[3] == "garbage"  # left as written so staging quarantines it with its value
 
@@ -86,5 +99,10 @@ tables:
     assert summary["customers"]["rows"] == 2
     assert summary["web_events"] == {"provided": False, "rows": 0, "rejected": 0, "notes": []}
     provided = dict(con.sql("select table_name, is_provided from raw.load_manifest").fetchall())
-    assert provided == {"transactions": True, "customers": True, "web_events": False, "engagement_events": False}
+    assert provided == {
+        "transactions": True,
+        "customers": True,
+        "web_events": False,
+        "engagement_events": False,
+    }
     assert con.sql("select count(*) from raw.web_events").fetchone()[0] == 0

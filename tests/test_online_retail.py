@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import ROOT, query
+
 from customer_chunks import sources
 from customer_chunks.run import run
 
@@ -23,7 +23,11 @@ MAPPED = ["InvoiceNo", "CustomerID", "InvoiceDate", "StockCode", "Quantity", "Un
 @pytest.fixture(scope="module")
 def warehouse(online_retail_path, tmp_path_factory):
     path = tmp_path_factory.mktemp("online_retail") / "w.duckdb"
-    run(sources.from_source_file(ROOT / "examples" / "online_retail.yml"), warehouse=path, log=lambda m: None)
+    run(
+        sources.from_source_file(ROOT / "examples" / "online_retail.yml"),
+        warehouse=path,
+        log=lambda m: None,
+    )
     return path
 
 
@@ -50,12 +54,19 @@ def test_customers_revenue_and_frequency_match_independent_computation(warehouse
     deduplicated = with_customer.drop_duplicates(subset=MAPPED, keep="first")
     purchases = deduplicated[(deduplicated.Quantity > 0) & (deduplicated.UnitPrice > 0)]
     expected = (
-        purchases.assign(revenue=purchases.Quantity * purchases.UnitPrice, customer_id=purchases.CustomerID.astype("int64").astype(str))
+        purchases.assign(
+            revenue=purchases.Quantity * purchases.UnitPrice,
+            customer_id=purchases.CustomerID.astype("int64").astype(str),
+        )
         .groupby("customer_id")
         .agg(gross_revenue=("revenue", "sum"), frequency=("InvoiceNo", "nunique"))
         .sort_index()
     )
-    got = query(warehouse, "select customer_id, gross_revenue, frequency from marts.dim_customers").set_index("customer_id").sort_index()
+    got = (
+        query(warehouse, "select customer_id, gross_revenue, frequency from marts.dim_customers")
+        .set_index("customer_id")
+        .sort_index()
+    )
     assert len(got) == 4_338
     assert list(got.index) == list(expected.index)
     np.testing.assert_allclose(got.gross_revenue, expected.gross_revenue, rtol=1e-9, atol=1e-6)
@@ -70,10 +81,14 @@ def test_row_accounting_balances_and_reasons_match(warehouse, lines):
     assert acc.loc["transactions", "rows_read"] == 541_909
     assert acc.is_balanced.all()
     assert (acc.rows_read == acc.rows_staged + acc.rows_quarantined).all()
-    reasons = query(
-        warehouse,
-        "select quarantine_reason, row_count from marts.quarantine_summary where table_name = 'transactions'",
-    ).set_index("quarantine_reason").row_count
+    reasons = (
+        query(
+            warehouse,
+            "select quarantine_reason, row_count from marts.quarantine_summary where table_name = 'transactions'",
+        )
+        .set_index("quarantine_reason")
+        .row_count
+    )
     assert reasons["missing_customer_id"] == lines.CustomerID.isna().sum() == 135_080
     with_customer = lines[lines.CustomerID.notna()]
     assert reasons["duplicate"] == with_customer.duplicated(subset=MAPPED).sum()
@@ -94,9 +109,16 @@ def test_customers_derived_from_transactions_with_one_country_each(warehouse, li
 
 
 def test_rfm_scores_are_monotone_in_their_metric(warehouse):
-    df = query(warehouse, "select recency_days, frequency, monetary, r_score, f_score, m_score from marts.dim_customers")
+    df = query(
+        warehouse,
+        "select recency_days, frequency, monetary, r_score, f_score, m_score from marts.dim_customers",
+    )
     # Equal values share a score, and a higher value never gets a lower F/M (or higher R).
-    for metric, score, sign in [("recency_days", "r_score", -1), ("frequency", "f_score", 1), ("monetary", "m_score", 1)]:
+    for metric, score, sign in [
+        ("recency_days", "r_score", -1),
+        ("frequency", "f_score", 1),
+        ("monetary", "m_score", 1),
+    ]:
         assert df.groupby(metric)[score].nunique().max() == 1
         ordered = df.sort_values(metric)[score].to_numpy() * sign
         assert (np.diff(ordered) >= 0).all()

@@ -11,6 +11,7 @@ with memory bounded by DuckDB's ``memory_limit``.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -90,7 +91,11 @@ def _describe(con: duckdb.DuckDBPyConnection, src: TableSource, typed: bool = Fa
         raise InputError(
             f"{src.label()}: cannot read it as {src.file_format} ({first}). "
             f"Fix: check the file is a {src.file_format} file"
-            + (" and set options.delimiter/header in a --source file." if src.file_format == "csv" else ".")
+            + (
+                " and set options.delimiter/header in a --source file."
+                if src.file_format == "csv"
+                else "."
+            )
         ) from None
     return {r[0]: r[1] for r in rows}
 
@@ -216,10 +221,8 @@ def load_table(
 
 def _clear_rejects(con: duckdb.DuckDBPyConnection) -> None:
     for table in ("reject_errors", "reject_scans"):
-        try:
+        with contextlib.suppress(duckdb.CatalogException):
             con.execute(f"delete from {table}")
-        except duckdb.CatalogException:
-            pass
 
 
 def _keep_rejected_lines(con: duckdb.DuckDBPyConnection, src: TableSource) -> int:
@@ -240,7 +243,9 @@ def _keep_rejected_lines(con: duckdb.DuckDBPyConnection, src: TableSource) -> in
     return int(n)
 
 
-def check_values(con: duckdb.DuckDBPyConnection, src: TableSource, mapping: dict[str, str]) -> list[str]:
+def check_values(
+    con: duckdb.DuckDBPyConnection, src: TableSource, mapping: dict[str, str]
+) -> list[str]:
     """Stop when a typed column mostly fails to parse; return notes on the few that do."""
     contract = CONTRACT[src.table]
     checks = [c for c in contract.columns if c.name in mapping and c.kind in _CAST_TYPES]
@@ -252,8 +257,7 @@ def check_values(con: duckdb.DuckDBPyConnection, src: TableSource, mapping: dict
         text = f"cast({c.name} as varchar)"
         bad = f"{c.name} is not null and try_cast({text} as {target}) is null"
         parts.append(
-            f"count({c.name}), count(*) filter (where {bad}), "
-            f"min({text}) filter (where {bad})"
+            f"count({c.name}), count(*) filter (where {bad}), min({text}) filter (where {bad})"
         )
     row = con.execute(f"select {', '.join(parts)} from raw.{src.table}").fetchone()
     notes = []
@@ -270,10 +274,13 @@ def check_values(con: duckdb.DuckDBPyConnection, src: TableSource, mapping: dict
                     "options.timestamp_format (e.g. '%d/%m/%Y %H:%M') in a --source file"
                 )
             else:
-                fix = "remove thousands separators/currency signs or map an expression in a --source file"
+                fix = (
+                    "remove thousands separators/currency signs or map an expression "
+                    "in a --source file"
+                )
             raise InputError(
-                f"{src.label()}: column {source_col} ({src.table}.{c.name}): {bad:,} of {non_null:,} "
-                f"values are not {what} (e.g. '{example}'). Fix: {fix}."
+                f"{src.label()}: column {source_col} ({src.table}.{c.name}): {bad:,} of "
+                f"{non_null:,} values are not {what} (e.g. '{example}'). Fix: {fix}."
             )
         notes.append(
             f"{src.table}.{c.name}: {bad:,} of {non_null:,} values are not {what} "

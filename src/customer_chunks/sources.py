@@ -1,4 +1,5 @@
-"""Where the input tables come from: a data folder (`--data DIR`) or a source file (`--source FILE.yml`).
+"""Where the input tables come from: a data folder (`--data DIR`) or a source file
+(`--source FILE.yml`).
 
 Both end as one :class:`TableSource` per contract table. A source file lets data shaped
 differently be mapped onto the contract without code; its format is documented in the

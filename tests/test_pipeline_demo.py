@@ -1,0 +1,160 @@
+"""End to end on generated data: every row accounted for, features checked against an
+independent pandas computation, reruns identical, failed runs publish nothing."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import query
+
+from customer_chunks import sources
+from customer_chunks.errors import BuildError
+from customer_chunks.generate import generate
+from customer_chunks.run import run
+
+pytestmark = pytest.mark.e2e
+QUIET = {"log": lambda message: None}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    data = tmp_path_factory.mktemp("demo_data")
+    counts = generate(n_customers=1500, seed=7, out_dir=data, file_format="csv")
+    warehouse = tmp_path_factory.mktemp("demo_wh") / "w.duckdb"
+    run(sources.from_data_dir(data), warehouse=warehouse, **QUIET)
+    return data, counts, warehouse
+
+
+def test_every_row_is_accounted_for(demo):
+    data, counts, warehouse = demo
+    acc = query(warehouse, "select * from marts.row_accounting").set_index("table_name")
+    for table in ["transactions", "customers", "web_events", "engagement_events"]:
+        assert acc.loc[table, "rows_read"] == counts[table]
+    assert (acc.rows_read == acc.rows_staged + acc.rows_quarantined).all()
+
+
+def test_planted_dirty_rows_are_quarantined_with_their_reason(demo):
+    _, counts, warehouse = demo
+    dirty = counts["dirty"]
+    summary = query(
+        warehouse, "select table_name, quarantine_reason, row_count from marts.quarantine_summary"
+    )
+    got = {(r.table_name, r.quarantine_reason): r.row_count for r in summary.itertuples()}
+    assert got[("transactions", "missing_customer_id")] == dirty["missing_customer_id"]
+    assert got[("transactions", "negative_price")] == dirty["negative_unit_price"]
+    assert got[("transactions", "future_timestamp")] == dirty["future_ordered_at"]
+    assert got[("transactions", "unparseable_timestamp")] == dirty["unparseable_ordered_at"] > 0
+    assert got[("transactions", "duplicate")] >= dirty["duplicate_lines"] > 0
+    customer_dupes = got.get(("customers", "duplicate"), 0) + got.get(
+        ("customers", "duplicate_customer_id"), 0
+    )
+    assert customer_dupes == dirty["duplicate_customers"]
+
+
+def independent_features(data: Path, as_of: pd.Timestamp) -> pd.DataFrame:
+    """The documented feature rules, recomputed in pandas from the CSV."""
+    t = pd.read_csv(
+        data / "transactions.csv", dtype={"customer_id": str, "order_id": str, "ordered_at": str}
+    )
+    t = t[t.customer_id.notna()]
+    t["ts"] = pd.to_datetime(t.ordered_at, errors="coerce", format="%Y-%m-%d %H:%M:%S")
+    t = t[t.ts.notna() & (t.ts <= pd.Timestamp.now()) & (t.unit_price >= 0)]
+    t = t.drop_duplicates(
+        subset=[
+            "order_id",
+            "customer_id",
+            "ordered_at",
+            "product_id",
+            "category",
+            "quantity",
+            "unit_price",
+        ]
+    )
+    t = t[t.ts < as_of]
+    t["amount"] = t.quantity * t.unit_price
+    buy = t[(t.quantity > 0) & (t.unit_price > 0)]
+    ret = t[t.quantity < 0]
+    out = buy.groupby("customer_id").agg(
+        frequency=("order_id", "nunique"),
+        gross_revenue=("amount", "sum"),
+        last=("ts", "max"),
+        first=("ts", "min"),
+        distinct_categories=("category", "nunique"),
+    )
+    out["returned_revenue"] = (
+        (-ret.groupby("customer_id").amount.sum()).reindex(out.index).fillna(0.0)
+    )
+    out["monetary"] = out.gross_revenue - out.returned_revenue
+    out["recency_days"] = (as_of.normalize() - out["last"].dt.normalize()).dt.days
+    out["tenure_days"] = (as_of.normalize() - out["first"].dt.normalize()).dt.days
+    return out.sort_index()
+
+
+def test_features_match_independent_computation(demo):
+    data, _, warehouse = demo
+    got = (
+        query(warehouse, "select * from marts.dim_customers").set_index("customer_id").sort_index()
+    )
+    as_of = pd.Timestamp(got.as_of_date.iloc[0])
+    expected = independent_features(data, as_of)
+    assert list(got.index) == list(expected.index)
+    for column in ["frequency", "recency_days", "tenure_days", "distinct_categories"]:
+        np.testing.assert_array_equal(
+            got[column].to_numpy(), expected[column].to_numpy(), err_msg=column
+        )
+    for column in ["gross_revenue", "returned_revenue", "monetary"]:
+        np.testing.assert_allclose(
+            got[column], expected[column], rtol=1e-9, atol=1e-6, err_msg=column
+        )
+
+
+def test_optional_features_present_and_in_range(demo):
+    _, _, warehouse = demo
+    df = query(warehouse, "select * from marts.dim_customers")
+    assert df.web_sessions_90d.notna().all() and df.emails_sent.notna().all()
+    assert df.engagement_score.between(0, 100).all()
+    assert df.age.notna().mean() > 0.9
+
+
+def test_rerun_gives_identical_dim_customers(demo, tmp_path):
+    data, _, warehouse = demo
+    again = tmp_path / "again.duckdb"
+    run(sources.from_data_dir(data), warehouse=again, **QUIET)
+    first = query(warehouse, "select * from marts.dim_customers order by customer_id")
+    second = query(again, "select * from marts.dim_customers order by customer_id")
+    pd.testing.assert_frame_equal(first, second)
+
+
+def test_missing_optional_tables_leave_their_columns_null(demo, tmp_path):
+    data, _, _ = demo
+    only = tmp_path / "only_transactions"
+    only.mkdir()
+    shutil.copy(data / "transactions.csv", only / "transactions.csv")
+    warehouse = tmp_path / "w.duckdb"
+    run(sources.from_data_dir(only), warehouse=warehouse, **QUIET)
+    df = query(warehouse, "select * from marts.dim_customers")
+    assert len(df) > 1000
+    for column in ["web_sessions_90d", "email_open_rate", "engagement_score", "age", "country"]:
+        assert df[column].isna().all(), column
+
+
+def test_failed_build_leaves_the_published_warehouse_intact(demo, tmp_path):
+    data, _, warehouse = demo
+    published = tmp_path / "published.duckdb"
+    shutil.copy(warehouse, published)
+    before = query(published, "select count(*) as n, sum(monetary) as m from marts.dim_customers")
+    with pytest.raises(BuildError, match="published warehouse was not changed"):
+        # A non-numeric horizon makes the SQL invalid, so dbt build fails part-way.
+        run(
+            sources.from_data_dir(data),
+            warehouse=published,
+            extra_vars={"high_value_horizon_days": "'x'"},
+            **QUIET,
+        )
+    after = query(published, "select count(*) as n, sum(monetary) as m from marts.dim_customers")
+    pd.testing.assert_frame_equal(before, after)
+    assert not list(tmp_path.glob(".published.building*"))
