@@ -11,6 +11,14 @@ rfm as (
     select * from {{ ref('int_customers_rfm_scored') }}
 ),
 
+segments as (
+    select * from {{ ref('ml_customer_segments') }}
+),
+
+high_value as (
+    select * from {{ ref('ml_high_value_scores') }}
+),
+
 final as (
     select
         -- ids
@@ -56,6 +64,21 @@ final as (
         rfm.rfm_cell,
         rfm.rfm_segment,
 
+        -- machine-learned segments
+        cast(segments.segment_id as integer) as segment_id,
+        cast(segments.segment_name as {{ dbt.type_string() }}) as segment_name,
+        cast(segments.kmeans_segment_id as integer) as kmeans_segment_id,
+        cast(segments.hierarchical_segment_id as integer) as hierarchical_segment_id,
+        cast(segments.dbscan_cluster_id as integer) as dbscan_cluster_id,
+        cast(segments.is_outlier as boolean) as is_outlier,
+        cast(segments.pca_1 as {{ type_double() }}) as pca_1,
+        cast(segments.pca_2 as {{ type_double() }}) as pca_2,
+        cast(segments.pca_3 as {{ type_double() }}) as pca_3,
+
+        -- high-value prediction
+        cast(high_value.high_value_probability as {{ type_double() }}) as high_value_probability,
+        cast(high_value.is_predicted_high_value as boolean) as is_predicted_high_value,
+
         -- timestamps
         features.first_purchase_at,
         features.last_purchase_at,
@@ -64,6 +87,10 @@ final as (
     from features
     left join rfm
         on features.customer_id = rfm.customer_id
+    left join segments
+        on features.customer_id = segments.customer_id
+    left join high_value
+        on features.customer_id = high_value.customer_id
 )
 
 select * from final

@@ -263,7 +263,9 @@ class FeaturePreprocessor(TransformerMixin, BaseEstimator):
             raise ValueError(f"parameters frame lacks columns {missing}")
         features = [str(f) for f in frame["feature"]]
         log_features = [
-            str(f) for f, is_log in zip(frame["feature"], frame["is_log_transformed"]) if is_log
+            str(f)
+            for f, is_log in zip(frame["feature"], frame["is_log_transformed"], strict=True)
+            if is_log
         ]
         self = cls(features=features, log_features=log_features)
         self.feature_names_in_ = np.asarray(features, dtype=object)

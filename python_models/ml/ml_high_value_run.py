@@ -1,0 +1,19 @@
+"""Train the RandomForest high-value model on features as of the training cutoff with
+the label from the horizon after it, cross-validate it, and score every customer on
+features as of as_of; the ml_* models beside this one each unpack one output."""
+
+from customer_chunks.ml.pipeline import run_high_value
+from customer_chunks.ml_tables import config_value, current_features, log, pack
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    training = dbt.ref("int_customers_high_value_training").order("customer_id").df()
+    frames = run_high_value(
+        training,
+        current_features(dbt.ref("int_customer_features_by_snapshot")),
+        top_share=config_value(dbt, "high_value_top_share", float, 0.2),
+        random_state=config_value(dbt, "random_state", int, 0),
+        log=log,
+    )
+    return pack(frames)

@@ -1,0 +1,307 @@
+"""Turning cluster labels into stable, named, described segments.
+
+Segment ids (:func:`order_segments`): 1 is the cluster with the highest mean
+``monetary``, 2 the next, ...; ties go to the larger cluster, then the smaller original
+label. Noise (-1) stays -1. So ids do not depend on the arbitrary label numbering of an
+algorithm.
+
+Names (:func:`name_segment`) come from z-scores of the segment's mean against the
+population: ``z = (segment mean - population mean) / population std``, computed on
+``sign(x) * log1p(|x|)`` for the heavy-tailed features (so one whale does not make a
+segment "high spend") and on the raw value otherwise; a feature that is missing or has
+no variance counts as z = 0. "High" means z >= 0.5 and "low" z <= -0.5. The first
+matching rule wins:
+
+====  ===========================================  =========================
+rule  condition                                    name
+====  ===========================================  =========================
+1     high monetary, high frequency, recency not   Champions
+      high
+2     high monetary, high recency                  At-Risk High Spenders
+3     high monetary                                Big Spenders
+4     high frequency, recency not high             Loyal Regulars
+5     high recency, low frequency or low monetary  Lost
+6     high recency                                 Lapsing
+7     low tenure                                   New Customers
+8     high return rate                             Frequent Returners
+9     high engagement                              Engaged Browsers
+10    low engagement, low monetary                 Disengaged Low Spenders
+11    low recency                                  Recent Promising
+12    anything else                                Core Customers
+====  ===========================================  =========================
+
+Recency is days since the last purchase, so "high recency" means long inactive.
+Engagement is the z of ``engagement_score`` when present, else the mean z of email open
+and click rates, web sessions and minus days since last engagement. A name used twice
+within one algorithm gets a suffix (" 2", " 3", in segment id order). Noise is "Outliers".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from customer_chunks.ml.features import FEATURE_COLUMNS, HEAVY_TAILED, column_as_float
+
+NOISE = -1
+HIGH = 0.5
+LOW = -0.5
+PROFILE_COLUMNS = [
+    "algorithm",
+    "segment_id",
+    "segment_name",
+    "description",
+    "suggested_action",
+    "n_customers",
+    "share",
+    "revenue_share",
+] + [f"mean_{feature}" for feature in FEATURE_COLUMNS]
+
+_RULES: dict[str, tuple[str, str]] = {
+    "Champions": (
+        "Frequent, high-spending customers who bought recently.",
+        "Reward and retain: loyalty perks, early access and referral asks; "
+        "avoid needless discounts.",
+    ),
+    "At-Risk High Spenders": (
+        "Spent a lot in the past but have not bought for a long time.",
+        "Win back personally: a tailored offer on their favourite categories and a service "
+        "check-in.",
+    ),
+    "Big Spenders": (
+        "High spend per customer at an ordinary purchase frequency.",
+        "Upsell premium lines and bundles; keep service levels high.",
+    ),
+    "Loyal Regulars": (
+        "Buy often and recently, with ordinary spend.",
+        "Cross-sell adjacent categories; offer a membership or subscription.",
+    ),
+    "Lost": (
+        "Long inactive, and bought rarely or spent little.",
+        "Low-cost reactivation only; suppress from paid media if there is no response.",
+    ),
+    "Lapsing": (
+        "Used to buy, but not recently.",
+        "Time-limited reactivation campaign; ask what changed.",
+    ),
+    "New Customers": (
+        "Joined recently.",
+        "Onboarding series and a second-purchase incentive.",
+    ),
+    "Frequent Returners": (
+        "Return a large share of what they buy.",
+        "Review return reasons and size or fit guidance; check margin before promoting.",
+    ),
+    "Engaged Browsers": (
+        "Engage with email and the website more than their spend suggests.",
+        "Convert interest: cart reminders, personalised recommendations, a first-order incentive.",
+    ),
+    "Disengaged Low Spenders": (
+        "Little engagement and low spend.",
+        "Keep in low-cost channels; test one simple reactivation message.",
+    ),
+    "Recent Promising": (
+        "Bought recently, with low or ordinary frequency and spend.",
+        "Nurture toward the next purchase: recommendations and a loyalty programme invitation.",
+    ),
+    "Core Customers": (
+        "Close to the population average on recency, frequency and spend.",
+        "Keep in regular campaigns; test offers that move them up.",
+    ),
+}
+_OUTLIERS = (
+    "Outliers",
+    "DBSCAN noise: customers with no dense group of similar customers nearby.",
+    "Review individually (very large or unusual accounts, or data-quality problems) "
+    "before targeting.",
+)
+
+
+def order_segments(labels: np.ndarray, monetary: np.ndarray) -> np.ndarray:
+    """Relabel clusters 1..k by decreasing mean ``monetary``.
+
+    Takes one label per customer (-1 = noise) and their monetary values (NaN ignored;
+    a cluster with no monetary value sorts after all others). Returns int64 segment ids:
+    1 = highest mean monetary; ties by larger size, then smaller original label; -1
+    stays -1. O(n log n) (one ``np.unique``).
+    """
+    labels = np.asarray(labels)
+    monetary = np.asarray(monetary, dtype=np.float64)
+    out = np.full(labels.shape[0], NOISE, dtype=np.int64)
+    clustered = labels != NOISE
+    if not clustered.any():
+        return out
+    values, codes = np.unique(labels[clustered], return_inverse=True)
+    codes = codes.reshape(-1)
+    spend = monetary[clustered]
+    finite = np.isfinite(spend)
+    sums = np.bincount(codes[finite], weights=spend[finite], minlength=values.size)
+    counted = np.bincount(codes[finite], minlength=values.size)
+    sizes = np.bincount(codes, minlength=values.size)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(counted > 0, sums / np.maximum(counted, 1), -np.inf)
+    order = np.lexsort((values, -sizes, -means))
+    rank = np.empty(values.size, dtype=np.int64)
+    rank[order] = np.arange(1, values.size + 1)
+    out[clustered] = rank[codes]
+    return out
+
+
+def _signed_log(values: np.ndarray) -> np.ndarray:
+    return np.sign(values) * np.log1p(np.abs(values))
+
+
+def segment_z_scores(features: pd.DataFrame, segment_ids: np.ndarray) -> pd.DataFrame:
+    """z-score of each segment's mean against the population, per feature.
+
+    Takes the raw feature table and one segment id per row; returns a DataFrame indexed
+    by segment id with one column per feature in ``FEATURE_COLUMNS`` (NaN when the
+    feature is absent, all null or constant). Heavy-tailed features are compared on
+    ``sign(x) * log1p(|x|)``. O(n * p).
+    """
+    segment_ids = np.asarray(segment_ids)
+    values, codes = np.unique(segment_ids, return_inverse=True)
+    codes = codes.reshape(-1)
+    result = {}
+    for feature in FEATURE_COLUMNS:
+        column = column_as_float(features, feature)
+        if feature in HEAVY_TAILED:
+            column = _signed_log(column)
+        finite = np.isfinite(column)
+        if finite.sum() < 2:
+            result[feature] = np.full(values.size, np.nan)
+            continue
+        mean, std = column[finite].mean(), column[finite].std()
+        sums = np.bincount(codes[finite], weights=column[finite], minlength=values.size)
+        counts = np.bincount(codes[finite], minlength=values.size)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            segment_means = sums / counts
+            result[feature] = (segment_means - mean) / std if std > 0 else segment_means * np.nan
+    return pd.DataFrame(result, index=pd.Index(values, name="segment_id"))
+
+
+def _z(z: Mapping[str, float], feature: str) -> float:
+    value = z.get(feature, np.nan)
+    return 0.0 if value is None or not np.isfinite(value) else float(value)
+
+
+def _engagement(z: Mapping[str, float]) -> float:
+    score = z.get("engagement_score", np.nan)
+    if score is not None and np.isfinite(score):
+        return float(score)
+    parts = [
+        z.get("email_open_rate", np.nan),
+        z.get("email_click_rate", np.nan),
+        z.get("web_sessions_90d", np.nan),
+        -z.get("days_since_last_engagement", np.nan),
+    ]
+    finite = [p for p in parts if p is not None and np.isfinite(p)]
+    return float(np.mean(finite)) if finite else 0.0
+
+
+def name_segment(z: Mapping[str, float]) -> tuple[str, str, str]:
+    """(name, description, suggested action) for a segment from its feature z-scores.
+
+    Applies the rule table in this module's docstring; the description adds the three
+    features that set the segment apart most. O(p)."""
+    recency = _z(z, "recency_days")
+    frequency = _z(z, "frequency")
+    monetary = (
+        _z(z, "monetary") if np.isfinite(z.get("monetary", np.nan)) else _z(z, "gross_revenue")
+    )
+    tenure = _z(z, "tenure_days")
+    returns = _z(z, "return_rate")
+    engagement = _engagement(z)
+    if monetary >= HIGH and frequency >= HIGH and recency < HIGH:
+        name = "Champions"
+    elif monetary >= HIGH and recency >= HIGH:
+        name = "At-Risk High Spenders"
+    elif monetary >= HIGH:
+        name = "Big Spenders"
+    elif frequency >= HIGH and recency < HIGH:
+        name = "Loyal Regulars"
+    elif recency >= HIGH and (frequency <= LOW or monetary <= LOW):
+        name = "Lost"
+    elif recency >= HIGH:
+        name = "Lapsing"
+    elif tenure <= LOW:
+        name = "New Customers"
+    elif returns >= HIGH:
+        name = "Frequent Returners"
+    elif engagement >= HIGH:
+        name = "Engaged Browsers"
+    elif engagement <= LOW and monetary <= LOW:
+        name = "Disengaged Low Spenders"
+    elif recency <= LOW:
+        name = "Recent Promising"
+    else:
+        name = "Core Customers"
+    description, action = _RULES[name]
+    finite = {k: float(v) for k, v in z.items() if v is not None and np.isfinite(v)}
+    top = sorted(finite.items(), key=lambda item: (-abs(item[1]), item[0]))[:3]
+    if top:
+        details = ", ".join(f"{feature} {value:+.1f} sd" for feature, value in top)
+        description = f"{description} Most distinctive vs all customers: {details}."
+    return name, description, action
+
+
+def profile_segments(features_df: pd.DataFrame, labels: np.ndarray, algorithm: str) -> pd.DataFrame:
+    """One row per segment with its name, size, revenue share and feature means.
+
+    Takes the raw feature table (rows aligned with ``labels``), segment ids (already
+    ordered with :func:`order_segments`; -1 = noise) and the algorithm name. Returns the
+    columns in :data:`PROFILE_COLUMNS`: ``share`` is the segment's share of all
+    customers (noise included), ``revenue_share`` its share of the summed ``monetary``
+    (net revenue; NaN when the total is not positive), ``mean_<feature>`` the mean of
+    each feature ignoring nulls (NaN for a feature absent from the table). Rows are
+    ordered by segment id, noise last. O(n * p).
+    """
+    labels = np.asarray(labels)
+    n = labels.shape[0]
+    values, codes = np.unique(labels, return_inverse=True)
+    codes = codes.reshape(-1)
+    sizes = np.bincount(codes, minlength=values.size)
+    monetary = column_as_float(features_df, "monetary")
+    finite = np.isfinite(monetary)
+    revenue = np.bincount(codes[finite], weights=monetary[finite], minlength=values.size)
+    total = monetary[finite].sum()
+    z_scores = segment_z_scores(features_df, labels)
+    rows = []
+    for position, segment in enumerate(values):
+        if segment == NOISE:
+            name, description, action = _OUTLIERS
+        else:
+            name, description, action = name_segment(z_scores.loc[segment].to_dict())
+        row = {
+            "algorithm": algorithm,
+            "segment_id": int(segment),
+            "segment_name": name,
+            "description": description,
+            "suggested_action": action,
+            "n_customers": int(sizes[position]),
+            "share": sizes[position] / n if n else np.nan,
+            "revenue_share": revenue[position] / total if total > 0 else np.nan,
+        }
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    for feature in FEATURE_COLUMNS:
+        column = column_as_float(features_df, feature)
+        ok = np.isfinite(column)
+        sums = np.bincount(codes[ok], weights=column[ok], minlength=values.size)
+        counts = np.bincount(codes[ok], minlength=values.size)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            frame[f"mean_{feature}"] = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    if len(frame):
+        frame = frame.assign(_noise_last=frame["segment_id"] == NOISE)
+        frame = frame.sort_values(["_noise_last", "segment_id"]).drop(columns="_noise_last")
+        seen: dict[str, int] = {}
+        names = []
+        for name in frame["segment_name"]:
+            seen[name] = seen.get(name, 0) + 1
+            names.append(name if seen[name] == 1 else f"{name} {seen[name]}")
+        frame["segment_name"] = names
+    else:
+        frame = pd.DataFrame(columns=PROFILE_COLUMNS)
+    return frame[PROFILE_COLUMNS].reset_index(drop=True)

@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from customer_chunks.ml.exceptions import SegmentationError
+from customer_chunks.ml.features import FEATURE_COLUMNS, HEAVY_TAILED, FeaturePreprocessor
+
+
+def small_frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c", "d", "e"],
+            "recency_days": [10.0, None, 30.0, 40.0, 50.0],
+            "monetary": [-20.0, 0.0, 100.0, 1000.0, np.inf],
+            "returned_revenue": [0.0, 0.0, 0.0, 0.0, 50.0],
+            "frequency": [3.0, 3.0, 3.0, 3.0, 3.0],
+            "age": [None, None, None, None, None],
+            "email_open_rate": ["0.1", "x", "0.3", "0.2", "0.4"],
+        }
+    )
+
+
+def test_feature_lists() -> None:
+    assert len(FEATURE_COLUMNS) == 20
+    assert set(HEAVY_TAILED) <= set(FEATURE_COLUMNS)
+    assert "monetary" in HEAVY_TAILED and "recency_days" not in HEAVY_TAILED
+
+
+def test_drop_reasons_and_parameters() -> None:
+    pre = FeaturePreprocessor().fit(small_frame())
+    assert pre.drop_reasons_["frequency"] == "constant"
+    assert pre.drop_reasons_["age"] == "all_null"
+    assert pre.drop_reasons_["tenure_days"] == "missing_column"
+    assert pre.feature_names_out_ == [
+        "recency_days",
+        "returned_revenue",
+        "monetary",
+        "email_open_rate",
+    ]
+    params = pre.parameters_frame().set_index("feature")
+    # median imputation of recency from the four present values
+    assert params.loc["recency_days", "impute_value"] == 35.0
+    assert params.loc["recency_days", "center"] == 35.0
+    assert params.loc["recency_days", "scale"] == pytest.approx(40.0 - 30.0)
+    # returned_revenue is mostly 0: IQR is 0, scale falls back to the std of log1p values
+    logged = np.log1p(np.array([0.0, 0.0, 0.0, 0.0, 50.0]))
+    assert params.loc["returned_revenue", "scale"] == pytest.approx(logged.std())
+    assert bool(params.loc["monetary", "is_log_transformed"])
+    assert not bool(params.loc["recency_days", "is_log_transformed"])
+    assert params.loc["age", "drop_reason"] == "all_null"
+    assert not bool(params.loc["age", "is_used"])
+
+
+def test_transform_logs_clips_and_imputes() -> None:
+    frame = small_frame()
+    pre = FeaturePreprocessor().fit(frame)
+    X = pre.transform(frame)
+    assert X.dtype == np.float64 and X.shape == (5, 4)
+    assert np.isfinite(X).all()
+    column = pre.feature_names_out_.index("monetary")
+    monetary = X[:, column] * pre.scales_["monetary"] + pre.centers_["monetary"]
+    # -20 is clipped to 0 before log1p; +inf is imputed with the median of the rest (50)
+    np.testing.assert_allclose(
+        monetary, np.log1p([0.0, 0.0, 100.0, 1000.0, pre.impute_values_["monetary"]])
+    )
+    assert pre.impute_values_["monetary"] == 50.0  # median of -20, 0, 100, 1000
+    # text that is not a number is treated as missing
+    assert X[1, pre.feature_names_out_.index("email_open_rate")] == pytest.approx(0.0)
+
+
+def test_parameters_round_trip_through_duckdb() -> None:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in range(300)],
+            **{name: rng.lognormal(2, 1, 300) for name in FEATURE_COLUMNS},
+        }
+    )
+    frame.loc[::7, "recency_days"] = np.nan
+    frame["age"] = np.nan
+    pre = FeaturePreprocessor().fit(frame)
+    con = duckdb.connect()
+    con.register("params_view", pre.parameters_frame())
+    stored = con.execute("select * from params_view order by feature").df()
+    rebuilt = FeaturePreprocessor.from_parameters(stored)
+    new_customers = frame.sample(frac=1.0, random_state=3).head(50)
+    new_customers.loc[new_customers.index[:5], "monetary"] = np.nan
+    assert rebuilt.feature_names_out_ == sorted(pre.feature_names_out_)
+    original = pd.DataFrame(pre.transform(new_customers), columns=pre.feature_names_out_)
+    again = pd.DataFrame(rebuilt.transform(new_customers), columns=rebuilt.feature_names_out_)
+    pd.testing.assert_frame_equal(original[again.columns], again, check_exact=True)
+    assert rebuilt.drop_reasons_ == {"age": "all_null"}
+
+
+def test_from_parameters_keeps_order() -> None:
+    pre = FeaturePreprocessor().fit(small_frame())
+    rebuilt = FeaturePreprocessor.from_parameters(pre.parameters_frame())
+    assert np.array_equal(rebuilt.transform(small_frame()), pre.transform(small_frame()))
+    assert rebuilt.get_params() == {
+        "features": list(FEATURE_COLUMNS),
+        "log_features": [f for f in FEATURE_COLUMNS if f in HEAVY_TAILED],
+    }
+
+
+def test_no_usable_feature_raises_clear_error() -> None:
+    frame = pd.DataFrame({"customer_id": ["a", "b"], "monetary": [5.0, 5.0], "age": [None, None]})
+    with pytest.raises(SegmentationError, match="no usable feature") as error:
+        FeaturePreprocessor().fit(frame)
+    assert "monetary: constant" in str(error.value)
+    assert "age: all_null" in str(error.value)
+
+
+def test_empty_frame_raises() -> None:
+    with pytest.raises(SegmentationError):
+        FeaturePreprocessor().fit(pd.DataFrame({"customer_id": [], "monetary": []}))

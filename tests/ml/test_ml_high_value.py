@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from customer_chunks.ml.exceptions import HighValueLabelError
+from customer_chunks.ml.high_value import (
+    HighValueModel,
+    make_high_value_labels,
+    stratified_subsample,
+)
+
+
+def test_labels_top_share_ties_and_zero_spend() -> None:
+    spend = np.array([100, 90, 90, 50, 10, 0, 0, 0, 0, 0], dtype=float)
+    # top 20% of 10 = 2 customers; the 2nd largest is 90, tied -> 3 flagged
+    assert make_high_value_labels(spend, 0.2).tolist() == [True, True, True] + [False] * 7
+    # top 80% would reach spend 0, which never counts
+    assert make_high_value_labels(spend, 0.8).sum() == 5
+    assert make_high_value_labels([None, 5.0, np.nan], 0.5).tolist() == [False, True, False]
+    assert not make_high_value_labels(np.zeros(4)).any()
+    assert make_high_value_labels([], 0.2).size == 0
+    with pytest.raises(ValueError):
+        make_high_value_labels(spend, 0.0)
+
+
+def signal_data(n: int = 1200, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 5))
+    spend = np.exp(1.5 * X[:, 2] + rng.normal(0, 0.5, n))
+    return X, make_high_value_labels(spend, 0.2)
+
+
+def small_model(**kwargs) -> HighValueModel:
+    return HighValueModel(n_estimators=40, random_state=0, **kwargs)
+
+
+def test_cross_validation_and_importances_find_the_signal() -> None:
+    X, y = signal_data()
+    model = small_model(n_splits=4)
+    cv = model.cross_validate(X, y)
+    assert cv["fold"].tolist() == ["1", "2", "3", "4", "mean", "std"]
+    mean = cv.set_index("fold").loc["mean"]
+    assert mean["roc_auc"] > 0.85
+    assert mean["pr_auc"] > 0.5
+    assert mean["n_positive"] == y.sum()
+    X_new, y_new = signal_data(600, seed=1)
+    model.fit(X, y)
+    importances = model.permutation_importances(
+        X_new, y_new, n_repeats=3, feature_names=list("abcde")
+    )
+    assert importances["feature"].iloc[0] == "c"
+    assert importances["rank"].tolist() == [1, 2, 3, 4, 5]
+    assert importances["importance_mean"].iloc[0] > 5 * abs(importances["importance_mean"].iloc[1])
+
+
+def test_predict_proba_in_batches_matches_forest() -> None:
+    X, y = signal_data(300)
+    model = small_model(batch_size=7).fit(X, y)
+    probability = model.predict_proba(X)
+    assert probability.shape == (300, 2)
+    model.model_.set_params(n_jobs=1)
+    np.testing.assert_array_equal(probability, model.model_.predict_proba(X))
+    assert model.classes_.tolist() == [False, True]
+
+
+def test_single_class_raises_documented_error() -> None:
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    with pytest.raises(HighValueLabelError, match="both classes"):
+        small_model().fit(X, np.zeros(20, bool))
+    with pytest.raises(HighValueLabelError, match="need at least 2"):
+        small_model().cross_validate(X, np.r_[True, np.zeros(19, bool)])
+
+
+def test_few_positives_reduce_folds() -> None:
+    X, _ = signal_data(60)
+    y = np.zeros(60, bool)
+    y[np.argsort(-X[:, 2])[:3]] = True
+    model = small_model(n_splits=5)
+    cv = model.cross_validate(X, y)
+    assert model.n_splits_ == 3
+    assert cv["fold"].tolist() == ["1", "2", "3", "mean", "std"]
+    assert (cv["n_positive"].iloc[:3] == 1).all()
+
+
+def test_training_rows_are_capped_by_stratified_sample() -> None:
+    X, y = signal_data(1000)
+    model = small_model(max_train_rows=250).fit(X, y)
+    assert model.n_train_rows_ == 250
+    rows = stratified_subsample(y, 250, 0)
+    assert abs(y[rows].mean() - y.mean()) < 0.01
+    assert np.array_equal(rows, np.sort(rows))
+
+
+def test_predict_proba_on_no_rows() -> None:
+    X, y = signal_data(200)
+    model = small_model().fit(X, y)
+    assert model.predict_proba(X[:0]).shape == (0, 2)
