@@ -158,3 +158,52 @@ def test_failed_build_leaves_the_published_warehouse_intact(demo, tmp_path):
     after = query(published, "select count(*) as n, sum(monetary) as m from marts.dim_customers")
     pd.testing.assert_frame_equal(before, after)
     assert not list(tmp_path.glob(".published.building*"))
+
+
+def test_ml_marts_are_complete_and_consistent(demo):
+    _, _, warehouse = demo
+    dim = query(warehouse, "select * from marts.dim_customers")
+    validation = query(warehouse, "select * from marts.model_validation")
+    assert set(validation.algorithm) == {"kmeans", "hierarchical", "dbscan"}
+    assert validation.is_chosen.sum() == 1
+    assert validation.loc[validation.algorithm == "kmeans", "silhouette"].iloc[0] > 0
+    chosen_k = query(warehouse, "select k from marts.kmeans_candidates where is_chosen").k.tolist()
+    assert len(chosen_k) == 1 and dim.kmeans_segment_id.nunique() == chosen_k[0]
+    # Segment 1 has the highest mean monetary value, and ids are 1..k.
+    means = dim.groupby("kmeans_segment_id").monetary.mean()
+    assert list(means.index) == list(range(1, chosen_k[0] + 1))
+    assert means.is_monotonic_decreasing
+    assert (dim.is_outlier == (dim.dbscan_cluster_id == -1)).all()
+    profiles = query(warehouse, "select * from marts.segment_profiles where algorithm = 'kmeans'")
+    assert profiles.n_customers.sum() == len(dim)
+    assert profiles.segment_name.is_unique and profiles.suggested_action.notna().all()
+    assert dim[["pca_1", "pca_2", "pca_3"]].notna().all().all()
+    linkage = query(warehouse, "select * from marts.hierarchy_linkage order by step")
+    assert linkage.distance.is_monotonic_increasing and linkage.n_members.iloc[-1] == len(dim)
+
+
+def test_high_value_model_is_trained_and_scores_everyone(demo):
+    _, _, warehouse = demo
+    dim = query(warehouse, "select high_value_probability, is_predicted_high_value from marts.dim_customers")
+    assert dim.high_value_probability.between(0, 1).all()
+    metrics = query(warehouse, "select * from marts.high_value_model_metrics").set_index("fold")
+    # The generator plants behaviour that predicts future spend: the model must find it.
+    assert metrics.loc["mean", "roc_auc"] > 0.75
+    assert {"1", "2", "3", "4", "5", "mean", "std", "holdout"} <= set(metrics.index)
+    roc = query(warehouse, "select * from marts.high_value_roc_curve order by fpr, tpr")
+    assert roc.fpr.iloc[0] == 0 and roc.tpr.iloc[-1] == 1 and len(roc) > 10
+    importances = query(warehouse, "select * from marts.feature_importances order by rank")
+    assert importances["rank"].tolist() == list(range(1, len(importances) + 1))
+
+
+def test_reports_and_dashboard_render_from_the_real_warehouse(demo, tmp_path, browser_check):
+    from customer_chunks.reports_build import build_reports
+
+    _, _, warehouse = demo
+    paths = build_reports(warehouse, tmp_path / "reports", log=lambda m: None)
+    shots = Path(__file__).resolve().parents[1] / "output" / "screenshots"
+    for name in ("segmentation_report_html", "dashboard_html"):
+        result = browser_check(paths[name], shots / f"demo_{name}.png")
+        assert result["ok"], result["problems"]
+        assert result["plots"] or result["images"]
+    assert paths["segmentation_report_pdf"].read_bytes()[:4] == b"%PDF"

@@ -22,7 +22,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
 from customer_chunks.ml.dbscan import SampledDBSCAN
 from customer_chunks.ml.exceptions import HighValueLabelError, SegmentationError
-from customer_chunks.ml.features import FeaturePreprocessor, column_as_float
+from customer_chunks.ml.features import PARAMETER_COLUMNS, FeaturePreprocessor, column_as_float
 from customer_chunks.ml.hierarchical import LINKAGE_COLUMNS, WardHierarchy
 from customer_chunks.ml.high_value import (
     CV_COLUMNS,
@@ -542,7 +542,7 @@ def run_high_value(
         parameters = (
             preprocessor.parameters_frame()
             if hasattr(preprocessor, "feature_names_out_")
-            else pd.DataFrame()
+            else pd.DataFrame(columns=PARAMETER_COLUMNS)
         )
         return {
             "scores": scores,
