@@ -25,9 +25,18 @@ $(DEMO)/.done-$(CUSTOMERS)-$(SEED): $(BIN)/.installed
 
 demo-data: $(DEMO)/.done-$(CUSTOMERS)-$(SEED)
 
-## run: install, generate demo data, build and publish the warehouse, print where results are
+## run: install, generate demo data, build and publish the warehouse, write the reports,
+## the dashboard and the BI exports under output/, print where the results are
 run: demo-data
 	$(BIN)/customer-chunks run --data $(DEMO) --warehouse $(WAREHOUSE)
+	$(BIN)/customer-chunks report --warehouse $(WAREHOUSE) --out output/reports
+	$(BIN)/customer-chunks export --to all --warehouse $(WAREHOUSE) --out output/exports
+	@echo
+	@echo "Results:"
+	@echo "  warehouse  $(abspath $(WAREHOUSE))   (schema marts; see README, What you get)"
+	@echo "  report     $(abspath output/reports/segmentation_report.html) (+ .pdf)"
+	@echo "  dashboard  $(abspath output/reports/dashboard.html)"
+	@echo "  exports    $(abspath output/exports)/  (a .parquet per mart, customer_chunks.hyper)"
 
 ## test: lint (ruff, sqlfluff) and the whole test suite (pytest runs dbt builds too)
 test: install lint

@@ -207,3 +207,5 @@ def test_reports_and_dashboard_render_from_the_real_warehouse(demo, tmp_path, br
         assert result["ok"], result["problems"]
         assert result["plots"] or result["images"]
     assert paths["segmentation_report_pdf"].read_bytes()[:4] == b"%PDF"
+    # Every mart is filled here, so no section may fall back to "not available".
+    assert "not available" not in paths["segmentation_report_html"].read_text()
