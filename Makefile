@@ -43,13 +43,13 @@ test: install lint
 	$(BIN)/pytest
 
 lint: install
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench python_models reports
+	$(BIN)/ruff format --check src tests bench python_models reports
 	$(BIN)/sqlfluff lint models tests/dbt --nocolor
 
 format: install
-	$(BIN)/ruff format src tests bench
-	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench python_models reports
+	$(BIN)/ruff check --fix src tests bench python_models reports
 	$(BIN)/sqlfluff fix models tests/dbt
 
 clean:

@@ -1,17 +1,14 @@
-"""Shared fixtures: paths, the shared datasets, and a helper that runs the pipeline."""
+"""Shared fixtures: paths and the shared datasets."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import pytest
 
-pytest_plugins = ["conftest_services"]
+from support import ONLINE_RETAIL, ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data"
-ONLINE_RETAIL = SHARED_DATA / "online_retail" / "online_retail.csv.gz"
+pytest_plugins = ["conftest_services"]
 
 
 @pytest.fixture(scope="session")
@@ -27,12 +24,3 @@ def online_retail_path() -> Path:
             "beside the checkout (see README, Tests)."
         )
     return ONLINE_RETAIL
-
-
-def query(db_path: Path, sql: str):
-    """Run a query on a published warehouse (read-only) and return a pandas frame."""
-    con = duckdb.connect(str(db_path), read_only=True)
-    try:
-        return con.sql(sql).df()
-    finally:
-        con.close()

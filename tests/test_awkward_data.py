@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import query
 from customer_chunks import sources
 from customer_chunks.run import run
+
+from support import query
 
 pytestmark = pytest.mark.e2e
 
@@ -56,6 +57,9 @@ def test_constant_features(tmp_path):
     dim = query(warehouse, "select * from marts.dim_customers")
     assert len(dim) == 30
     assert dim.segment_id.nunique() == 1
-    dropped = query(warehouse, "select feature, drop_reason from marts.preprocessing_parameters where model_name = 'segmentation' and not is_used")
+    dropped = query(
+        warehouse,
+        "select feature, drop_reason from marts.preprocessing_parameters where model_name = 'segmentation' and not is_used",
+    )
     assert "monetary" in set(dropped.feature)
     assert dropped.drop_reason.notna().all()

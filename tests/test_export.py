@@ -7,7 +7,6 @@ import math
 from decimal import Decimal
 from pathlib import Path
 
-import conftest_services
 import duckdb
 import pytest
 
@@ -19,6 +18,8 @@ from customer_chunks.export import (
     export_postgres,
     redact_url,
 )
+
+import conftest_services
 
 pg_url = conftest_services.pg_url
 pg_schema = conftest_services.pg_schema

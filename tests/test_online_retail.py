@@ -10,10 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ROOT, query
 
 from customer_chunks import sources
 from customer_chunks.run import run
+
+from support import ROOT, query
 
 pytestmark = [pytest.mark.e2e, pytest.mark.shared_data]
 
@@ -123,3 +124,30 @@ def test_rfm_scores_are_monotone_in_their_metric(warehouse):
         ordered = df.sort_values(metric)[score].to_numpy() * sign
         assert (np.diff(ordered) >= 0).all()
     assert set(df.r_score) == {1, 2, 3, 4, 5}
+
+
+def test_every_ml_table_is_produced(warehouse):
+    for table in [
+        "kmeans_candidates",
+        "model_validation",
+        "segment_profiles",
+        "pca_components",
+        "hierarchy_linkage",
+        "high_value_model_metrics",
+        "high_value_roc_curve",
+        "feature_importances",
+        "preprocessing_parameters",
+    ]:
+        assert query(warehouse, f"select count(*) as n from marts.{table}").n.iloc[0] > 0, table
+    dim = query(
+        warehouse,
+        "select segment_id, segment_name, high_value_probability from marts.dim_customers",
+    )
+    assert dim.segment_id.notna().all() and dim.segment_name.notna().all()
+    # Online Retail has no web or email data: those features are dropped, not imputed.
+    used = query(
+        warehouse,
+        "select feature from marts.preprocessing_parameters where model_name = 'segmentation' and is_used",
+    )
+    assert "web_sessions_90d" not in set(used.feature) and "monetary" in set(used.feature)
+    assert dim.high_value_probability.between(0, 1).all()

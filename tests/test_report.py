@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import conftest_services
 import duckdb
 import pytest
 
@@ -19,6 +18,8 @@ from customer_chunks.report import (
     render,
     render_fallback,
 )
+
+import conftest_services
 
 chromium_executable = conftest_services.chromium_executable
 browser_check = conftest_services.browser_check

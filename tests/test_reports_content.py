@@ -14,13 +14,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import conftest_services
 import duckdb
 import pytest
 from fixtures.fake_warehouse import build_fake_warehouse
 
 from customer_chunks.errors import InputError
 from customer_chunks.reports_build import REPORTS_DIR, build_reports
+
+import conftest_services
 
 chromium_executable = conftest_services.chromium_executable
 browser_check = conftest_services.browser_check

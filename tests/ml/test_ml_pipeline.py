@@ -5,7 +5,6 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from ml_helpers import planted_groups
 from sklearn.metrics import adjusted_rand_score
 
 from customer_chunks.ml.exceptions import SegmentationError
@@ -17,6 +16,8 @@ from customer_chunks.ml.pipeline import (
     run_segmentation,
 )
 from customer_chunks.ml.synthetic import make_customer_features
+
+from ml_helpers import planted_groups
 
 FAST = {"sample_size": 300, "n_bootstrap": 3, "bootstrap_sample_size": 200}
 OUTPUT_KEYS = {
