@@ -1,7 +1,7 @@
 {#- The fitted preprocessing of both models, so new customers can be scored the same
     way: per feature, used or dropped (and why), imputation value, log transform, centre
     and scale. x_scaled = (log1p(max(x, 0)) if is_log_transformed else x, with nulls as
-    impute_value, minus center) / scale. -#}
+    impute_value, minus center) / scale, then limited to [-clip, clip]. -#}
 with
 
 segmentation as (
@@ -32,5 +32,6 @@ select
     cast(impute_value as {{ type_double() }}) as impute_value,
     cast(is_log_transformed as boolean) as is_log_transformed,
     cast(center as {{ type_double() }}) as center,
-    cast(scale as {{ type_double() }}) as scale
+    cast(scale as {{ type_double() }}) as scale,
+    cast(clip as {{ type_double() }}) as clip
 from unioned

@@ -102,6 +102,7 @@ def test_from_parameters_keeps_order() -> None:
     assert rebuilt.get_params() == {
         "features": list(FEATURE_COLUMNS),
         "log_features": [f for f in FEATURE_COLUMNS if f in HEAVY_TAILED],
+        "clip": 4.0,
     }
 
 
@@ -116,3 +117,19 @@ def test_no_usable_feature_raises_clear_error() -> None:
 def test_empty_frame_raises() -> None:
     with pytest.raises(SegmentationError):
         FeaturePreprocessor().fit(pd.DataFrame({"customer_id": [], "monetary": []}))
+
+
+def test_scaled_values_are_clipped_and_the_clip_round_trips():
+    frame = small_frame()
+    frame["recency_days"] = [10.0, 20.0, 30.0, 40.0, 5000.0]  # one extreme customer
+    pre = FeaturePreprocessor().fit(frame)
+    out = pre.transform(frame)
+    assert out.max() == 4.0
+    unclipped = FeaturePreprocessor(clip=None).fit(frame).transform(frame)
+    assert unclipped.max() > 4.0
+    rebuilt = FeaturePreprocessor.from_parameters(pre.parameters_frame())
+    assert np.array_equal(rebuilt.transform(frame), out)
+    none = FeaturePreprocessor.from_parameters(
+        FeaturePreprocessor(clip=None).fit(frame).parameters_frame()
+    )
+    assert none.clip is None

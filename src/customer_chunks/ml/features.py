@@ -68,6 +68,7 @@ HEAVY_TAILED: list[str] = [
     "checkouts_90d",
 ]
 
+DEFAULT_CLIP = 4.0
 PARAMETER_COLUMNS: list[str] = [
     "feature",
     "is_used",
@@ -76,6 +77,7 @@ PARAMETER_COLUMNS: list[str] = [
     "is_log_transformed",
     "center",
     "scale",
+    "clip",
 ]
 
 _RELATIVE_TOLERANCE = 1e-12
@@ -110,6 +112,11 @@ class FeaturePreprocessor(TransformerMixin, BaseEstimator):
         Columns to consider; ``None`` means :data:`FEATURE_COLUMNS`.
     log_features : list of str or None
         Columns to ``log1p`` (after clipping at 0); ``None`` means :data:`HEAVY_TAILED`.
+    clip : float or None, default 4.0
+        Scaled values are limited to ``[-clip, clip]`` (robust z-scores winsorised), so
+        a handful of extreme customers cannot claim K-Means clusters of their own (on
+        UCI Online Retail, unclipped, k-means spent two of three clusters on 34
+        customers). Finding outliers is DBSCAN's job. ``None`` keeps values as they are.
 
     Attributes
     ----------
@@ -129,10 +136,14 @@ class FeaturePreprocessor(TransformerMixin, BaseEstimator):
     """
 
     def __init__(
-        self, features: Iterable[str] | None = None, log_features: Iterable[str] | None = None
+        self,
+        features: Iterable[str] | None = None,
+        log_features: Iterable[str] | None = None,
+        clip: float | None = DEFAULT_CLIP,
     ):
         self.features = features
         self.log_features = log_features
+        self.clip = clip
 
     def _feature_list(self) -> list[str]:
         return list(FEATURE_COLUMNS if self.features is None else self.features)
@@ -215,6 +226,8 @@ class FeaturePreprocessor(TransformerMixin, BaseEstimator):
             if name in self.log_features_:
                 values = _log_clipped(values)
             out[:, j] = (values - self.centers_[name]) / self.scales_[name]
+        if self.clip is not None:
+            np.clip(out, -self.clip, self.clip, out=out)
         return out
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
@@ -242,10 +255,11 @@ class FeaturePreprocessor(TransformerMixin, BaseEstimator):
                     "is_log_transformed": name in log_set,
                     "center": self.centers_.get(name, np.nan),
                     "scale": self.scales_.get(name, np.nan),
+                    "clip": np.nan if self.clip is None else float(self.clip),
                 }
             )
         frame = pd.DataFrame(rows, columns=PARAMETER_COLUMNS)
-        for column in ("impute_value", "center", "scale"):
+        for column in ("impute_value", "center", "scale", "clip"):
             frame[column] = frame[column].astype("float64")
         frame["is_used"] = frame["is_used"].astype(bool)
         frame["is_log_transformed"] = frame["is_log_transformed"].astype(bool)
@@ -267,7 +281,12 @@ class FeaturePreprocessor(TransformerMixin, BaseEstimator):
             for f, is_log in zip(frame["feature"], frame["is_log_transformed"], strict=True)
             if is_log
         ]
-        self = cls(features=features, log_features=log_features)
+        clip = frame["clip"].dropna() if "clip" in frame.columns else pd.Series(dtype=float)
+        self = cls(
+            features=features,
+            log_features=log_features,
+            clip=float(clip.iloc[0]) if len(clip) else None,
+        )
         self.feature_names_in_ = np.asarray(features, dtype=object)
         self.n_features_in_ = len(features)
         self.drop_reasons_, self.impute_values_, self.centers_, self.scales_ = {}, {}, {}, {}
