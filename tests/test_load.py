@@ -106,3 +106,27 @@ tables:
         "engagement_events": False,
     }
     assert con.sql("select count(*) from raw.web_events").fetchone()[0] == 0
+
+
+def test_parquet_files_become_a_view_numbered_across_files(tmp_path):
+    con = duckdb.connect()
+    for i, (a, b) in enumerate([(0, 3), (3, 5)]):
+        con.execute(
+            f"copy (select 'c' || x as cust, timestamp '2024-01-01' + to_days(cast(x as integer)) as ts, x * 1.5 as amt "
+            f"from range({a}, {b}) as r(x)) to '{tmp_path}/part{i}.parquet' (format parquet)"
+        )
+    spec = tmp_path / "s.yml"
+    spec.write_text(
+        "tables:\n  transactions:\n    path: part*.parquet\n    columns: {customer_id: cust, ordered_at: ts, amount: amt}\n"
+    )
+    summary = load_all(tmp_path / "w.duckdb", sources.from_source_file(spec), log=lambda m: None)
+    assert summary["transactions"]["rows"] == 5
+    wh = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
+    kind = wh.sql(
+        "select table_type from information_schema.tables where table_schema = 'raw' and table_name = 'transactions'"
+    ).fetchone()[0]
+    assert kind == "VIEW"
+    rows = wh.sql(
+        "select _row_id, customer_id, amount from raw.transactions order by _row_id"
+    ).fetchall()
+    assert rows == [(i + 1, f"c{i}", i * 1.5) for i in range(5)]

@@ -46,15 +46,17 @@ def _file_list(src: TableSource) -> str:
     return "[" + ", ".join(_literal(str(p)) for p in src.paths) + "]"
 
 
-def reader_sql(src: TableSource, *, typed: bool = False) -> str:
+def reader_sql(src: TableSource, *, typed: bool = False, row_numbers: bool = False) -> str:
     """The DuckDB table function reading ``src``.
 
     CSV is read as text (``all_varchar``) so that no value is lost to type sniffing;
     ``typed=True`` sniffs types instead (used only to evaluate expressions).
+    ``row_numbers`` adds Parquet's ``file_row_number`` column.
     """
     files = _file_list(src)
     if src.file_format == "parquet":
-        return f"read_parquet({files}, union_by_name = true)"
+        numbered = ", file_row_number = true" if row_numbers else ""
+        return f"read_parquet({files}, union_by_name = true{numbered})"
     if src.file_format == "json":
         return f"read_json_auto({files}, format = 'newline_delimited', union_by_name = true)"
     opts = src.options
@@ -146,7 +148,12 @@ def resolve_columns(con: duckdb.DuckDBPyConnection, src: TableSource) -> dict[st
     return mapping
 
 
-def _select_sql(src: TableSource, mapping: dict[str, str], sniffed: dict[str, str]) -> str:
+def _select_sql(
+    src: TableSource,
+    mapping: dict[str, str],
+    sniffed: dict[str, str],
+    row_numbers: bool = False,
+) -> str:
     """SELECT producing the contract columns (as read) from the source files.
 
     A CSV file is read once, as text. When the column map holds expressions, they see
@@ -171,8 +178,10 @@ def _select_sql(src: TableSource, mapping: dict[str, str], sniffed: dict[str, st
                 f"'%Y-%m-%d %H:%M:%S'), {text})"
             )
         parts.append(f"{expr} as {col.name}")
+    if row_numbers:
+        parts.insert(0, "file_row_number")
     select = ",\n    ".join(parts)
-    reader = reader_sql(src)
+    reader = reader_sql(src, row_numbers=row_numbers)
     if not typed:
         return f"select\n    {select}\nfrom {reader}"
     inner = ", ".join(
@@ -186,37 +195,68 @@ def _select_sql(src: TableSource, mapping: dict[str, str], sniffed: dict[str, st
 def load_table(
     con: duckdb.DuckDBPyConnection, src: TableSource, mapping: dict[str, str]
 ) -> tuple[int, int]:
-    """Create ``raw.<table>`` from the source; returns (rows loaded, lines rejected)."""
+    """Create ``raw.<table>`` from the source; returns (rows loaded, lines rejected).
+
+    Parquet input becomes a view over the files (no copy: the staging tables read it
+    once), numbered by each file's own row numbers; CSV and JSON are copied into a
+    table, since re-parsing text on every read would cost more than the copy.
+    """
     contract = CONTRACT[src.table]
-    has_expr = any(not is_plain_column(e) for e in src.columns.values())
-    sniffed = _describe(con, src, typed=True) if has_expr and src.file_format == "csv" else {}
-    body = _select_sql(src, mapping, sniffed)
     cols = ", ".join(contract.column_names)
-    if src.distinct:
-        # One row per distinct combination, numbered in order of first appearance so
-        # that "the first row" (e.g. a customer's first country) is well defined.
-        body = (
-            f"select {cols} from (select *, row_number() over () as _n from ({body})) "
-            f"group by all order by min(_n)"
+    if src.file_format == "parquet" and not src.distinct:
+        sql = f"create or replace view raw.{src.table} as\n" + _parquet_view_sql(src, mapping)
+    else:
+        has_expr = any(not is_plain_column(e) for e in src.columns.values())
+        typed = has_expr and src.file_format == "csv"
+        sniffed = _describe(con, src, typed=True) if typed else {}
+        body = _select_sql(src, mapping, sniffed)
+        if src.distinct:
+            # One row per distinct combination, numbered in order of first appearance so
+            # that "the first row" (e.g. a customer's first country) is well defined.
+            body = (
+                f"select {cols} from (select *, row_number() over () as _n from ({body})) "
+                f"group by all order by min(_n)"
+            )
+        sql = (
+            f"create or replace table raw.{src.table} as\n"
+            f"select row_number() over () as _row_id, {cols}\nfrom ({body})"
         )
-    sql = (
-        f"create or replace table raw.{src.table} as\n"
-        f"select row_number() over () as _row_id, {cols}\nfrom ({body})"
-    )
     _clear_rejects(con)
     try:
         con.execute(sql)
+        rows = con.execute(f"select count(*) from raw.{src.table}").fetchone()[0]
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0]
         raise InputError(
             f"{src.label()}: loading table {src.table} failed ({first}). "
             f"Fix: check the column map in {src.origin}."
         ) from None
-    rows = con.execute(f"select count(*) from raw.{src.table}").fetchone()[0]
     rejected = 0
     if src.file_format == "csv" and not src.distinct:
         rejected = _keep_rejected_lines(con, src)
     return rows, rejected
+
+
+def _parquet_view_sql(src: TableSource, mapping: dict[str, str]) -> str:
+    """A SELECT over Parquet files with a row id that runs on across files."""
+    contract = CONTRACT[src.table]
+    cols = ", ".join(contract.column_names)
+    parts, offset = [], 0
+    for path in src.paths:
+        single = TableSource(
+            table=src.table,
+            paths=[path],
+            pattern=str(path),
+            file_format="parquet",
+            options=src.options,
+            columns=src.columns,
+            origin=src.origin,
+        )
+        body = _select_sql(single, mapping, {}, row_numbers=True)
+        parts.append(f"select file_row_number + {offset + 1} as _row_id, {cols}\nfrom ({body})")
+        rows = duckdb.sql(f"select count(*) from read_parquet({_literal(str(path))})").fetchone()
+        offset += int(rows[0])
+    return "\nunion all\n".join(parts)
 
 
 def _clear_rejects(con: duckdb.DuckDBPyConnection) -> None:
