@@ -57,6 +57,17 @@ numbered as (
     from checked
 ),
 
+reasoned as (
+    select
+        *,
+        case
+            when rule_reason is not null then rule_reason
+            when copy_number > 1 then 'duplicate'
+            when customer_row_number > 1 then 'duplicate_customer_id'
+        end as quarantine_reason
+    from numbered
+),
+
 final as (
     select
         source_row_id,
@@ -65,19 +76,18 @@ final as (
         country,
         cast(birth_year as {{ dbt.type_int() }}) as birth_year,
         signed_up_at,
+        quarantine_reason,
         case
-            when rule_reason is not null then rule_reason
-            when copy_number > 1 then 'duplicate'
-            when customer_row_number > 1 then 'duplicate_customer_id'
-        end as quarantine_reason,
-        {{ dbt.concat([
+            when quarantine_reason is not null
+                then {{ dbt.concat([
             "coalesce(customer_id, '')", "' | '",
             "coalesce(signed_up_at_text, '')", "' | '",
             "coalesce(birth_year_text, '')", "' | '",
             "coalesce(gender, '')", "' | '",
             "coalesce(country, '')"
-        ]) }} as source_values
-    from numbered
+        ]) }}
+        end as source_values
+    from reasoned
 )
 
 select * from final

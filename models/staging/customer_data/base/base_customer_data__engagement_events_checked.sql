@@ -46,6 +46,18 @@ numbered as (
     from checked
 ),
 
+reasoned as (
+    select
+        *,
+        case
+            when rule_reason is not null then rule_reason
+            {%- if var('quarantine_duplicates', true) %}
+                when copy_number > 1 then 'duplicate'
+            {%- endif %}
+        end as quarantine_reason
+    from numbered
+),
+
 final as (
     select
         source_row_id,
@@ -54,20 +66,18 @@ final as (
         channel,
         event_type,
         occurred_at,
+        quarantine_reason,
         case
-            when rule_reason is not null then rule_reason
-            {%- if var('quarantine_duplicates', true) %}
-                when copy_number > 1 then 'duplicate'
-            {%- endif %}
-        end as quarantine_reason,
-        {{ dbt.concat([
+            when quarantine_reason is not null
+                then {{ dbt.concat([
             "coalesce(customer_id, '')", "' | '",
             "coalesce(campaign_id, '')", "' | '",
             "coalesce(channel, '')", "' | '",
             "coalesce(event_type, '')", "' | '",
             "coalesce(occurred_at_text, '')"
-        ]) }} as source_values
-    from numbered
+        ]) }}
+        end as source_values
+    from reasoned
 )
 
 select * from final

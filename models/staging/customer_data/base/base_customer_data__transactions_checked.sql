@@ -61,6 +61,18 @@ numbered as (
     from checked
 ),
 
+reasoned as (
+    select
+        *,
+        case
+            when rule_reason is not null then rule_reason
+            {%- if var('quarantine_duplicates', true) %}
+                when copy_number > 1 then 'duplicate'
+            {%- endif %}
+        end as quarantine_reason
+    from numbered
+),
+
 final as (
     select
         source_row_id,
@@ -72,13 +84,10 @@ final as (
         unit_price,
         coalesce(amount, quantity * unit_price) as line_amount,
         ordered_at,
+        quarantine_reason,
         case
-            when rule_reason is not null then rule_reason
-            {%- if var('quarantine_duplicates', true) %}
-                when copy_number > 1 then 'duplicate'
-            {%- endif %}
-        end as quarantine_reason,
-        {{ dbt.concat([
+            when quarantine_reason is not null
+                then {{ dbt.concat([
             "coalesce(source_order_id, '')", "' | '",
             "coalesce(customer_id, '')", "' | '",
             "coalesce(ordered_at_text, '')", "' | '",
@@ -87,8 +96,9 @@ final as (
             "coalesce(quantity_text, '')", "' | '",
             "coalesce(unit_price_text, '')", "' | '",
             "coalesce(amount_text, '')"
-        ]) }} as source_values
-    from numbered
+        ]) }}
+        end as source_values
+    from reasoned
 )
 
 select * from final

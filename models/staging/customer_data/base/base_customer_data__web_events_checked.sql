@@ -45,6 +45,18 @@ numbered as (
     from checked
 ),
 
+reasoned as (
+    select
+        *,
+        case
+            when rule_reason is not null then rule_reason
+            {%- if var('quarantine_duplicates', true) %}
+                when copy_number > 1 then 'duplicate'
+            {%- endif %}
+        end as quarantine_reason
+    from numbered
+),
+
 final as (
     select
         source_row_id,
@@ -52,19 +64,17 @@ final as (
         session_id,
         event_type,
         occurred_at,
+        quarantine_reason,
         case
-            when rule_reason is not null then rule_reason
-            {%- if var('quarantine_duplicates', true) %}
-                when copy_number > 1 then 'duplicate'
-            {%- endif %}
-        end as quarantine_reason,
-        {{ dbt.concat([
+            when quarantine_reason is not null
+                then {{ dbt.concat([
             "coalesce(customer_id, '')", "' | '",
             "coalesce(session_id, '')", "' | '",
             "coalesce(occurred_at_text, '')", "' | '",
             "coalesce(event_type, '')"
-        ]) }} as source_values
-    from numbered
+        ]) }}
+        end as source_values
+    from reasoned
 )
 
 select * from final
