@@ -13,6 +13,7 @@ def model(dbt, session):
         training,
         current_features(dbt.ref("int_customer_features_by_snapshot")),
         top_share=config_value(dbt, "high_value_top_share", float, 0.2),
+        n_estimators=config_value(dbt, "high_value_trees", int, 100),
         random_state=config_value(dbt, "random_state", int, 0),
         log=log,
     )

@@ -14,7 +14,7 @@ def model(dbt, session):
         force_k=config_value(dbt, "force_k", int),
         recommended=config_value(dbt, "recommended_algorithm", str, "kmeans"),
         sample_size=config_value(dbt, "ml_sample_size", int, 20_000),
-        n_bootstrap=config_value(dbt, "ml_bootstrap_resamples", int, 10),
+        n_bootstrap=config_value(dbt, "ml_bootstrap_resamples", int, 6),
         random_state=config_value(dbt, "random_state", int, 0),
         log=log,
     )
