@@ -55,5 +55,10 @@ format: install
 	mkdir -p target
 	CUSTOMER_CHUNKS_DB=target/sqlfluff.duckdb $(BIN)/sqlfluff fix models tests/dbt
 
+## bench: 100k and 1M customers end to end against a pandas notebook and the floor;
+## writes bench/results/latest.{json,md} (BENCH_ARGS="--sizes 100000 --skip-notebook")
+bench: install
+	$(BIN)/python -m bench.run_bench $(BENCH_ARGS)
+
 clean:
 	rm -rf target logs warehouse output $(DEMO)

@@ -1,0 +1,243 @@
+"""Run a child process and measure it: wall time, and peak memory of its process tree.
+
+Memory is measured two ways, because neither alone answers "how much RAM does this
+need":
+
+* the tree's RSS: a thread reads ``/proc/<pid>/stat`` of the child and every
+  descendant every ``interval`` seconds (0.2 s) and sums their resident sets; the peak
+  of that sum is what the machine must hold at once (``dbt`` runs as a subprocess of
+  the CLI, so the CLI's own RSS is not the answer). Sampling can miss a spike shorter
+  than the interval; resident pages shared between processes are counted once per
+  process (an over-estimate, small here: the processes share only libraries);
+* the largest single process: ``ru_maxrss`` of the child as returned by ``os.wait4``,
+  which the kernel tracks exactly and which covers the child's reaped descendants too.
+
+CPU: the tree's CPU seconds (``os.wait4``), and the CPU seconds everything else on the
+machine used meanwhile (busy time in ``/proc/stat`` minus the tree's): on a 2-core
+machine anything else running skews the timings, and this says how much did.
+
+Every output line is handed to ``on_line(elapsed_seconds, line)`` as it arrives, so a
+caller can follow stages, attribute samples to them (``on_sample``) and print progress.
+The child runs in its own process group: a run over its time or memory cap is stopped
+with SIGKILL to that group (and only that group).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+MIB = 1024 * 1024
+
+
+@dataclass
+class RunResult:
+    """What one child run took. Memory in bytes; ``status`` is ``ok``, ``failed``,
+    ``timeout`` or ``out_of_memory``."""
+
+    command: list[str]
+    status: str
+    returncode: int | None
+    seconds: float
+    peak_tree_rss: int
+    largest_process_rss: int
+    samples: int
+    cpu_seconds: float = 0.0
+    other_cpu_seconds: float = 0.0
+    load_average_before: float = 0.0
+    detail: str = ""
+    lines: list[tuple[float, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def busy_cpu_seconds() -> float:
+    """CPU seconds the whole machine has spent busy since boot (all cores, /proc/stat)."""
+    with open("/proc/stat", encoding="ascii") as handle:
+        fields = [int(v) for v in handle.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal ...: everything but idle and iowait
+    busy = sum(fields[:8]) - fields[3] - fields[4]
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def wait_for_idle(
+    max_wait: float, threshold: float = 0.25, window: float = 3.0, say=print
+) -> float:
+    """Wait until the machine's other processes use under ``threshold`` cores (measured
+    over ``window`` seconds), at most ``max_wait`` seconds; return the cores last seen
+    busy. On a 2-core machine a benchmark beside another heavy process measures both."""
+    waited, busy = 0.0, 0.0
+    while True:
+        before = busy_cpu_seconds()
+        time.sleep(window)
+        busy = (busy_cpu_seconds() - before) / window
+        if busy < threshold or waited >= max_wait:
+            return busy
+        if waited == 0.0:
+            say(
+                f"waiting (up to {max_wait:.0f} s) for the machine to go idle: "
+                f"other processes use {busy:.1f} cores"
+            )
+        waited += window
+
+
+def _proc_table() -> dict[int, tuple[int, int]]:
+    """pid -> (parent pid, resident bytes) for every process we can read."""
+    table: dict[int, tuple[int, int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as handle:
+                raw = handle.read()
+        except OSError:  # the process ended while we looked
+            continue
+        fields = raw[raw.rfind(b")") + 2 :].split()
+        # After "pid (comm) ": state, ppid, ... ; rss is field 24 of stat(5), index 21 here.
+        table[int(entry.name)] = (int(fields[1]), int(fields[21]) * PAGE_SIZE)
+    return table
+
+
+def tree_rss(root: int) -> tuple[int, int, int]:
+    """(summed RSS, largest single RSS, process count) of ``root`` and its descendants."""
+    table = _proc_table()
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    total = largest = count = 0
+    stack = [root]
+    while stack:
+        pid = stack.pop()
+        if pid not in table:
+            continue
+        rss = table[pid][1]
+        total += rss
+        largest = max(largest, rss)
+        count += 1
+        stack.extend(children.get(pid, ()))
+    return total, largest, count
+
+
+def run_measured(
+    command: Sequence[str],
+    *,
+    cwd: str | os.PathLike[str] | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float | None = None,
+    memory_cap: int | None = None,
+    on_line: Callable[[float, str], None] | None = None,
+    on_sample: Callable[[float, int], None] | None = None,
+    log_path: Path | None = None,
+    interval: float = 0.2,
+) -> RunResult:
+    """Run ``command`` to completion (or to its cap) and measure it.
+
+    ``timeout`` is in seconds and ``memory_cap`` in bytes of tree RSS; reaching either
+    kills the child's process group and sets ``status`` accordingly. stdout and stderr
+    are merged. O(1) memory per line beyond the kept ``lines``.
+    """
+    command = [str(c) for c in command]
+    with open("/proc/loadavg", encoding="ascii") as handle:
+        load_before = float(handle.read().split()[0])
+    busy_before = busy_cpu_seconds()
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+        bufsize=1,
+        start_new_session=True,
+    )
+    state = {"peak": 0, "largest": 0, "samples": 0, "killed": ""}
+    done = threading.Event()
+
+    def kill(reason: str) -> None:
+        if not state["killed"]:
+            state["killed"] = reason
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+    def sample() -> None:
+        while not done.is_set():
+            elapsed = time.perf_counter() - started
+            total, largest, count = tree_rss(proc.pid)
+            if count:
+                state["peak"] = max(state["peak"], total)
+                state["largest"] = max(state["largest"], largest)
+                state["samples"] += 1
+                if on_sample is not None:
+                    on_sample(elapsed, total)
+            if timeout is not None and elapsed > timeout:
+                kill("timeout")
+            if memory_cap is not None and total > memory_cap:
+                kill("out_of_memory")
+            done.wait(interval)
+
+    sampler = threading.Thread(target=sample, name="rss-sampler", daemon=True)
+    sampler.start()
+    lines: list[tuple[float, str]] = []
+    log_file = open(log_path, "w", encoding="utf-8") if log_path else None  # noqa: SIM115
+    try:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            line = raw.rstrip("\n")
+            elapsed = time.perf_counter() - started
+            lines.append((elapsed, line))
+            if log_file is not None:
+                log_file.write(f"{elapsed:9.2f} {line}\n")
+                log_file.flush()
+            if on_line is not None:
+                on_line(elapsed, line)
+        _, wait_status, usage = os.wait4(proc.pid, 0)
+    finally:
+        done.set()
+        sampler.join()
+        if log_file is not None:
+            log_file.close()
+    seconds = time.perf_counter() - started
+    busy = busy_cpu_seconds() - busy_before
+    cpu = usage.ru_utime + usage.ru_stime
+    proc.returncode = os.waitstatus_to_exitcode(wait_status)
+    largest = max(state["largest"], usage.ru_maxrss * 1024)  # ru_maxrss is in KiB on Linux
+    if state["killed"]:
+        status = state["killed"]
+        detail = (
+            f"stopped after {seconds:.0f} s (cap {timeout:.0f} s)"
+            if status == "timeout"
+            else f"stopped at {state['peak'] / MIB:,.0f} MiB tree RSS "
+            f"(cap {memory_cap / MIB:,.0f} MiB)"
+        )
+    elif proc.returncode == -signal.SIGKILL:
+        status, detail = "out_of_memory", "killed by SIGKILL (the kernel's OOM killer?)"
+    elif proc.returncode != 0:
+        status, detail = "failed", f"exit status {proc.returncode}"
+    else:
+        status, detail = "ok", ""
+    return RunResult(
+        command=command,
+        status=status,
+        returncode=proc.returncode,
+        seconds=seconds,
+        peak_tree_rss=state["peak"],
+        largest_process_rss=largest,
+        samples=state["samples"],
+        cpu_seconds=cpu,
+        other_cpu_seconds=max(0.0, busy - cpu),
+        load_average_before=load_before,
+        detail=detail,
+        lines=lines,
+    )
