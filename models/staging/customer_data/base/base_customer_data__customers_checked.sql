@@ -2,31 +2,49 @@
     can). One row per customer is staged: an exact repeat is `duplicate`, a second row
     for the same customer with other values is `duplicate_customer_id` (the first row
     in input order is kept). -#}
+{%- set raw = source('customer_data', 'customers') -%}
+{%- set text_columns = customer_chunks.text_columns(raw) -%}
 with
 
 source as (
-    select * from {{ source('customer_data', 'customers') }}
+    select * from {{ raw }}
+),
+
+repeats as (
+    select * from {{ ref('base_customer_data__customers_repeats') }}
 ),
 
 renamed as (
     select
         -- ids
-        _row_id as source_row_id,
-        nullif(trim(cast(customer_id as {{ dbt.type_string() }})), '') as customer_id,
+        source._row_id as source_row_id,
+        nullif(trim(cast(source.customer_id as {{ dbt.type_string() }})), '') as customer_id,
 
         -- strings
-        nullif(trim(cast(gender as {{ dbt.type_string() }})), '') as gender,
-        nullif(trim(cast(country as {{ dbt.type_string() }})), '') as country,
-        nullif(trim(cast(signed_up_at as {{ dbt.type_string() }})), '') as signed_up_at_text,
-        nullif(trim(cast(birth_year as {{ dbt.type_string() }})), '') as birth_year_text,
+        nullif(trim(cast(source.gender as {{ dbt.type_string() }})), '') as gender,
+        nullif(trim(cast(source.country as {{ dbt.type_string() }})), '') as country,
 
         -- numerics
-        {{ dbt.safe_cast("birth_year", type_double()) }} as birth_year,
+        {{ dbt.safe_cast("source.birth_year", type_double()) }} as birth_year,
 
         -- timestamps
-        {{ dbt.safe_cast("signed_up_at", dbt.type_timestamp()) }} as signed_up_at
+        {{ dbt.safe_cast("source.signed_up_at", dbt.type_timestamp()) }} as signed_up_at,
+
+        -- booleans
+        {{ customer_chunks.is_blank('source.signed_up_at', text_columns) }} as is_signed_up_at_blank,
+        {{ customer_chunks.is_blank('source.birth_year', text_columns) }} as is_birth_year_blank,
+        repeats.source_row_id is not null as is_repeat,
+
+        -- values as read, for source_values
+        source.customer_id as raw_customer_id,
+        source.signed_up_at as raw_signed_up_at,
+        source.birth_year as raw_birth_year,
+        source.gender as raw_gender,
+        source.country as raw_country
 
     from source
+    left join repeats
+        on source._row_id = repeats.source_row_id
 ),
 
 checked as (
@@ -34,9 +52,9 @@ checked as (
         *,
         case
             when customer_id is null then 'missing_customer_id'
-            when signed_up_at_text is not null and signed_up_at is null then 'unparseable_timestamp'
+            when not is_signed_up_at_blank and signed_up_at is null then 'unparseable_timestamp'
             when signed_up_at > {{ dbt.current_timestamp() }} then 'future_timestamp'
-            when birth_year_text is not null and birth_year is null then 'unparseable_birth_year'
+            when not is_birth_year_blank and birth_year is null then 'unparseable_birth_year'
             when birth_year < 1900 or birth_year > extract(year from {{ dbt.current_timestamp() }})
                 then 'implausible_birth_year'
         end as rule_reason
@@ -46,10 +64,6 @@ checked as (
 numbered as (
     select
         *,
-        row_number() over (
-            partition by customer_id, gender, country, signed_up_at_text, birth_year_text
-            order by source_row_id
-        ) as copy_number,
         row_number() over (
             partition by customer_id, rule_reason is null
             order by source_row_id
@@ -62,7 +76,7 @@ reasoned as (
         *,
         case
             when rule_reason is not null then rule_reason
-            when copy_number > 1 then 'duplicate'
+            when is_repeat then 'duplicate'
             when customer_row_number > 1 then 'duplicate_customer_id'
         end as quarantine_reason
     from numbered
@@ -80,11 +94,11 @@ final as (
         case
             when quarantine_reason is not null
                 then {{ dbt.concat([
-            "coalesce(customer_id, '')", "' | '",
-            "coalesce(signed_up_at_text, '')", "' | '",
-            "coalesce(birth_year_text, '')", "' | '",
-            "coalesce(gender, '')", "' | '",
-            "coalesce(country, '')"
+            customer_chunks.as_read('raw_customer_id'), "' | '",
+            customer_chunks.as_read('raw_signed_up_at'), "' | '",
+            customer_chunks.as_read('raw_birth_year'), "' | '",
+            customer_chunks.as_read('raw_gender'), "' | '",
+            customer_chunks.as_read('raw_country')
         ]) }}
         end as source_values
     from reasoned

@@ -1,26 +1,44 @@
 {#- Every raw engagement event, typed, with the reason it cannot be staged (null when it can). -#}
+{%- set raw = source('customer_data', 'engagement_events') -%}
+{%- set text_columns = customer_chunks.text_columns(raw) -%}
 with
 
 source as (
-    select * from {{ source('customer_data', 'engagement_events') }}
+    select * from {{ raw }}
+),
+
+repeats as (
+    select * from {{ ref('base_customer_data__engagement_events_repeats') }}
 ),
 
 renamed as (
     select
         -- ids
-        _row_id as source_row_id,
-        nullif(trim(cast(customer_id as {{ dbt.type_string() }})), '') as customer_id,
-        nullif(trim(cast(campaign_id as {{ dbt.type_string() }})), '') as campaign_id,
+        source._row_id as source_row_id,
+        nullif(trim(cast(source.customer_id as {{ dbt.type_string() }})), '') as customer_id,
+        nullif(trim(cast(source.campaign_id as {{ dbt.type_string() }})), '') as campaign_id,
 
         -- strings
-        lower(nullif(trim(cast(channel as {{ dbt.type_string() }})), '')) as channel,
-        lower(nullif(trim(cast(event_type as {{ dbt.type_string() }})), '')) as event_type,
-        nullif(trim(cast(occurred_at as {{ dbt.type_string() }})), '') as occurred_at_text,
+        lower(nullif(trim(cast(source.channel as {{ dbt.type_string() }})), '')) as channel,
+        lower(nullif(trim(cast(source.event_type as {{ dbt.type_string() }})), '')) as event_type,
 
         -- timestamps
-        {{ dbt.safe_cast("occurred_at", dbt.type_timestamp()) }} as occurred_at
+        {{ dbt.safe_cast("source.occurred_at", dbt.type_timestamp()) }} as occurred_at,
+
+        -- booleans
+        {{ customer_chunks.is_blank('source.occurred_at', text_columns) }} as is_occurred_at_blank,
+        repeats.source_row_id is not null as is_repeat,
+
+        -- values as read, for source_values
+        source.customer_id as raw_customer_id,
+        source.campaign_id as raw_campaign_id,
+        source.channel as raw_channel,
+        source.event_type as raw_event_type,
+        source.occurred_at as raw_occurred_at
 
     from source
+    left join repeats
+        on source._row_id = repeats.source_row_id
 ),
 
 checked as (
@@ -28,34 +46,15 @@ checked as (
         *,
         case
             when customer_id is null then 'missing_customer_id'
-            when occurred_at_text is null then 'missing_timestamp'
+            when is_occurred_at_blank then 'missing_timestamp'
             when occurred_at is null then 'unparseable_timestamp'
             when occurred_at > {{ dbt.current_timestamp() }} then 'future_timestamp'
             when event_type is null then 'missing_event_type'
-        end as rule_reason
-    from renamed
-),
-
-numbered as (
-    select
-        *,
-        row_number() over (
-            partition by customer_id, campaign_id, channel, event_type, occurred_at_text
-            order by source_row_id
-        ) as copy_number
-    from checked
-),
-
-reasoned as (
-    select
-        *,
-        case
-            when rule_reason is not null then rule_reason
             {%- if var('quarantine_duplicates', true) %}
-                when copy_number > 1 then 'duplicate'
+                when is_repeat then 'duplicate'
             {%- endif %}
         end as quarantine_reason
-    from numbered
+    from renamed
 ),
 
 final as (
@@ -70,14 +69,14 @@ final as (
         case
             when quarantine_reason is not null
                 then {{ dbt.concat([
-            "coalesce(customer_id, '')", "' | '",
-            "coalesce(campaign_id, '')", "' | '",
-            "coalesce(channel, '')", "' | '",
-            "coalesce(event_type, '')", "' | '",
-            "coalesce(occurred_at_text, '')"
+            customer_chunks.as_read('raw_customer_id'), "' | '",
+            customer_chunks.as_read('raw_campaign_id'), "' | '",
+            customer_chunks.as_read('raw_channel'), "' | '",
+            customer_chunks.as_read('raw_event_type'), "' | '",
+            customer_chunks.as_read('raw_occurred_at')
         ]) }}
         end as source_values
-    from reasoned
+    from checked
 )
 
 select * from final

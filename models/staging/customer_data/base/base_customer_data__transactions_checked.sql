@@ -1,35 +1,56 @@
 {#- Every raw transaction row, typed, with the reason it cannot be staged (null when
     it can). Rules are applied in the order written; a row gets the first that fits. -#}
+{%- set raw = source('customer_data', 'transactions') -%}
+{%- set text_columns = customer_chunks.text_columns(raw) -%}
 with
 
 source as (
-    select * from {{ source('customer_data', 'transactions') }}
+    select * from {{ raw }}
+),
+
+repeats as (
+    select * from {{ ref('base_customer_data__transactions_repeats') }}
 ),
 
 renamed as (
     select
         -- ids
-        _row_id as source_row_id,
-        nullif(trim(cast(order_id as {{ dbt.type_string() }})), '') as source_order_id,
-        nullif(trim(cast(customer_id as {{ dbt.type_string() }})), '') as customer_id,
-        nullif(trim(cast(product_id as {{ dbt.type_string() }})), '') as product_id,
+        source._row_id as source_row_id,
+        nullif(trim(cast(source.order_id as {{ dbt.type_string() }})), '') as source_order_id,
+        nullif(trim(cast(source.customer_id as {{ dbt.type_string() }})), '') as customer_id,
+        nullif(trim(cast(source.product_id as {{ dbt.type_string() }})), '') as product_id,
 
         -- strings
-        nullif(trim(cast(category as {{ dbt.type_string() }})), '') as category,
-        nullif(trim(cast(ordered_at as {{ dbt.type_string() }})), '') as ordered_at_text,
-        nullif(trim(cast(quantity as {{ dbt.type_string() }})), '') as quantity_text,
-        nullif(trim(cast(unit_price as {{ dbt.type_string() }})), '') as unit_price_text,
-        nullif(trim(cast(amount as {{ dbt.type_string() }})), '') as amount_text,
+        nullif(trim(cast(source.category as {{ dbt.type_string() }})), '') as category,
 
         -- numerics
-        {{ dbt.safe_cast("quantity", type_double()) }} as quantity,
-        {{ dbt.safe_cast("unit_price", type_double()) }} as unit_price,
-        {{ dbt.safe_cast("amount", type_double()) }} as amount,
+        {{ dbt.safe_cast("source.quantity", type_double()) }} as quantity,
+        {{ dbt.safe_cast("source.unit_price", type_double()) }} as unit_price,
+        {{ dbt.safe_cast("source.amount", type_double()) }} as amount,
 
         -- timestamps
-        {{ dbt.safe_cast("ordered_at", dbt.type_timestamp()) }} as ordered_at
+        {{ dbt.safe_cast("source.ordered_at", dbt.type_timestamp()) }} as ordered_at,
+
+        -- booleans
+        {{ customer_chunks.is_blank('source.ordered_at', text_columns) }} as is_ordered_at_blank,
+        {{ customer_chunks.is_blank('source.quantity', text_columns) }} as is_quantity_blank,
+        {{ customer_chunks.is_blank('source.unit_price', text_columns) }} as is_unit_price_blank,
+        {{ customer_chunks.is_blank('source.amount', text_columns) }} as is_amount_blank,
+        repeats.source_row_id is not null as is_repeat,
+
+        -- values as read, for source_values
+        source.order_id as raw_order_id,
+        source.customer_id as raw_customer_id,
+        source.ordered_at as raw_ordered_at,
+        source.product_id as raw_product_id,
+        source.category as raw_category,
+        source.quantity as raw_quantity,
+        source.unit_price as raw_unit_price,
+        source.amount as raw_amount
 
     from source
+    left join repeats
+        on source._row_id = repeats.source_row_id
 ),
 
 checked as (
@@ -37,40 +58,19 @@ checked as (
         *,
         case
             when customer_id is null then 'missing_customer_id'
-            when ordered_at_text is null then 'missing_timestamp'
+            when is_ordered_at_blank then 'missing_timestamp'
             when ordered_at is null then 'unparseable_timestamp'
             when ordered_at > {{ dbt.current_timestamp() }} then 'future_timestamp'
-            when quantity_text is not null and quantity is null then 'unparseable_quantity'
-            when unit_price_text is not null and unit_price is null then 'unparseable_price'
-            when amount_text is not null and amount is null then 'unparseable_amount'
+            when not is_quantity_blank and quantity is null then 'unparseable_quantity'
+            when not is_unit_price_blank and unit_price is null then 'unparseable_price'
+            when not is_amount_blank and amount is null then 'unparseable_amount'
             when coalesce(amount, quantity * unit_price) is null then 'missing_amount'
             when unit_price < 0 then 'negative_price'
-        end as rule_reason
-    from renamed
-),
-
-numbered as (
-    select
-        *,
-        row_number() over (
-            partition by
-                source_order_id, customer_id, ordered_at_text, product_id, category,
-                quantity_text, unit_price_text, amount_text
-            order by source_row_id
-        ) as copy_number
-    from checked
-),
-
-reasoned as (
-    select
-        *,
-        case
-            when rule_reason is not null then rule_reason
             {%- if var('quarantine_duplicates', true) %}
-                when copy_number > 1 then 'duplicate'
+                when is_repeat then 'duplicate'
             {%- endif %}
         end as quarantine_reason
-    from numbered
+    from renamed
 ),
 
 final as (
@@ -88,17 +88,17 @@ final as (
         case
             when quarantine_reason is not null
                 then {{ dbt.concat([
-            "coalesce(source_order_id, '')", "' | '",
-            "coalesce(customer_id, '')", "' | '",
-            "coalesce(ordered_at_text, '')", "' | '",
-            "coalesce(product_id, '')", "' | '",
-            "coalesce(category, '')", "' | '",
-            "coalesce(quantity_text, '')", "' | '",
-            "coalesce(unit_price_text, '')", "' | '",
-            "coalesce(amount_text, '')"
+            customer_chunks.as_read('raw_order_id'), "' | '",
+            customer_chunks.as_read('raw_customer_id'), "' | '",
+            customer_chunks.as_read('raw_ordered_at'), "' | '",
+            customer_chunks.as_read('raw_product_id'), "' | '",
+            customer_chunks.as_read('raw_category'), "' | '",
+            customer_chunks.as_read('raw_quantity'), "' | '",
+            customer_chunks.as_read('raw_unit_price'), "' | '",
+            customer_chunks.as_read('raw_amount')
         ]) }}
         end as source_values
-    from reasoned
+    from checked
 )
 
 select * from final

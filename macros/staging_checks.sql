@@ -1,0 +1,91 @@
+{#- Helpers for the checked base models in models/staging/customer_data/base.
+
+    A raw column is read the cheapest way its type allows. CSV inputs arrive as text:
+    they are trimmed and a blank value counts as missing. Typed inputs (Parquet) are
+    used as they are: at a million customers, casting every timestamp and number to
+    text and back took more than half of the staging time. -#}
+
+{% macro text_columns(relation) -%}
+    {#- Lower-cased names of the text columns of `relation`; none while parsing. -#}
+    {%- if not execute -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set names = [] -%}
+    {%- for column in adapter.get_columns_in_relation(relation) -%}
+        {%- if column.is_string() -%}
+            {%- do names.append(column.name | lower) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(names) }}
+{%- endmacro %}
+
+{% macro is_blank(column, text_columns) -%}
+    {#- True when the raw value is missing: null, or blank text for a text column.
+        `column` may be qualified (source.ordered_at); its last part names it. -#}
+    {%- if text_columns is none or (column.split('.') | last | lower) in text_columns -%}
+        (nullif(trim({{ column }}), '') is null)
+    {%- else -%}
+        ({{ column }} is null)
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro as_read(column) -%}
+    {#- The raw value as text, for a quarantined row's source_values. -#}
+    coalesce(cast({{ column }} as {{ dbt.type_string() }}), '')
+{%- endmacro %}
+
+{% macro row_hash(columns) -%}
+    {{ return(adapter.dispatch('row_hash', 'customer_chunks')(columns)) }}
+{%- endmacro %}
+
+{% macro default__row_hash(columns) -%}
+    {#- md5 of the values with a marker for null; equal rows hash equal. -#}
+    {%- set parts = [] -%}
+    {%- for column in columns -%}
+        {%- if not loop.first -%}
+            {%- do parts.append("'|'") -%}
+        {%- endif -%}
+        {%- do parts.append("coalesce(cast(" ~ column ~ " as " ~ dbt.type_string() ~ "), '<null>')") -%}
+    {%- endfor -%}
+    {{ dbt.hash(dbt.concat(parts)) }}
+{%- endmacro %}
+
+{% macro duckdb__row_hash(columns) -%}
+    hash({{ columns | join(', ') }})
+{%- endmacro %}
+
+{% macro repeated_rows(relation, columns) -%}
+    {#- One row per raw row of `relation` that repeats an earlier row exactly (every
+        one of `columns` equal as read, nulls equal), with the first row it repeats.
+        Two steps, so the exact comparison sorts only the few rows whose hash occurs
+        more than once: a hash collision adds a candidate, never a false repeat. -#}
+with
+
+repeated_hashes as (
+    select {{ customer_chunks.row_hash(columns) }} as row_hash
+    from {{ relation }}
+    group by {{ customer_chunks.row_hash(columns) }}
+    having count(*) > 1
+),
+
+candidates as (
+    select
+        _row_id as source_row_id,
+        row_number() over (
+            partition by {{ columns | join(', ') }}
+            order by _row_id
+        ) as copy_number,
+        min(_row_id) over (
+            partition by {{ columns | join(', ') }}
+        ) as first_source_row_id
+    from {{ relation }}
+    where {{ customer_chunks.row_hash(columns) }} in (select row_hash from repeated_hashes)
+)
+
+select
+    source_row_id,
+    first_source_row_id,
+    copy_number
+from candidates
+where copy_number > 1
+{%- endmacro %}
