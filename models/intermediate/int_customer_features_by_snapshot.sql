@@ -46,8 +46,11 @@ order_times as (
         order_id,
         ordered_at,
         {{ dbt.bool_or('is_purchase') }} as has_purchase,
-        sum(case when is_purchase then line_amount else 0 end) as gross_revenue,
-        sum(case when is_return then -line_amount else 0 end) as returned_revenue
+        {#- money is summed as an exact decimal (see macros/type_money.sql) -#}
+        sum(case when is_purchase then cast(line_amount as {{ type_money() }}) else 0 end)
+            as gross_revenue,
+        sum(case when is_return then -cast(line_amount as {{ type_money() }}) else 0 end)
+            as returned_revenue
     from transactions
     group by 1, 2, 3
 ),
@@ -81,8 +84,8 @@ purchase_orders as (
         order_times.customer_id,
         count(distinct case when order_times.has_purchase then order_times.order_id end)
             as frequency,
-        sum(order_times.gross_revenue) as gross_revenue,
-        sum(order_times.returned_revenue) as returned_revenue,
+        cast(sum(order_times.gross_revenue) as {{ type_double() }}) as gross_revenue,
+        cast(sum(order_times.returned_revenue) as {{ type_double() }}) as returned_revenue,
         min(case when order_times.has_purchase then order_times.ordered_at end)
             as first_purchase_at,
         max(case when order_times.has_purchase then order_times.ordered_at end)
@@ -159,9 +162,9 @@ web_activity as (
         snapshot_name,
         customer_id,
         count(case when session_id is not null and events > 0 then 1 end) as web_sessions_90d,
-        sum(events) as web_events_90d,
-        sum(add_to_cart_events) as add_to_cart_90d,
-        sum(checkout_events) as checkouts_90d,
+        cast(sum(events) as {{ dbt.type_bigint() }}) as web_events_90d,
+        cast(sum(add_to_cart_events) as {{ dbt.type_bigint() }}) as add_to_cart_90d,
+        cast(sum(checkout_events) as {{ dbt.type_bigint() }}) as checkouts_90d,
         count(case when session_id is not null and add_to_cart_events > 0 then 1 end)
             as cart_sessions_90d,
         count(case when session_id is not null and checkout_events > 0 then 1 end)

@@ -20,7 +20,9 @@ parameters as (
 horizon_spend as (
     select
         transactions.customer_id,
-        sum(transactions.line_amount) as horizon_spend
+        {#- summed as an exact decimal (see macros/type_money.sql) -#}
+        cast(sum(cast(transactions.line_amount as {{ type_money() }})) as {{ type_double() }})
+            as horizon_spend
     from transactions
     cross join parameters
     where
