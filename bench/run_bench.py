@@ -305,7 +305,10 @@ def bench_size(n: int, args: argparse.Namespace) -> dict:
     if args.skip_notebook:
         out["notebook"] = {"status": "skipped"}
     elif reused and reused.get("status") not in (None, "skipped"):
-        started_at = args.reuse_notebook.get("started_at")
+        # a result that was itself reused keeps the date of the run that measured it
+        started_at = reused.get("reused_from_run_started_at") or args.reuse_notebook.get(
+            "started_at"
+        )
         say(f"[{name} notebook] reusing the result of the run started {started_at}")
         out["notebook"] = {**reused, "reused_from_run_started_at": started_at}
     else:
