@@ -3,12 +3,15 @@
 Memory is measured two ways, because neither alone answers "how much RAM does this
 need":
 
-* the tree's RSS: a thread reads ``/proc/<pid>/stat`` of the child and every
-  descendant every ``interval`` seconds (0.2 s) and sums their resident sets; the peak
-  of that sum is what the machine must hold at once (``dbt`` runs as a subprocess of
-  the CLI, so the CLI's own RSS is not the answer). Sampling can miss a spike shorter
-  than the interval; resident pages shared between processes are counted once per
-  process (an over-estimate, small here: the processes share only libraries);
+* the tree's memory: a thread reads the proportional set size (PSS, from
+  ``/proc/<pid>/smaps_rollup``) of the child and every descendant every ``interval``
+  seconds (0.2 s) and sums them; the peak of that sum is what the machine must hold at
+  once (``dbt`` runs as a subprocess of the CLI, so the CLI's own RSS is not the
+  answer). PSS splits a page shared by several processes between them, so a short-lived
+  fork of the 3 GB dbt process (a library starting a helper) is not counted twice, as a
+  sum of RSS did once (4.7 GiB summed for a 3.5 GiB process). Where smaps_rollup cannot
+  be read the RSS from ``/proc/<pid>/stat`` is used. Sampling can miss a spike shorter
+  than the interval;
 * the largest single process: ``ru_maxrss`` of the child as returned by ``os.wait4``,
   which the kernel tracks exactly and which covers the child's reaped descendants too.
 
@@ -108,8 +111,21 @@ def _proc_table() -> dict[int, tuple[int, int]]:
     return table
 
 
+def _pss(pid: int) -> int | None:
+    """Proportional set size of ``pid`` in bytes, or None when it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as handle:
+            for line in handle:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
 def tree_rss(root: int) -> tuple[int, int, int]:
-    """(summed RSS, largest single RSS, process count) of ``root`` and its descendants."""
+    """(summed PSS, largest single RSS, process count) of ``root`` and its descendants;
+    a process whose PSS cannot be read counts with its RSS."""
     table = _proc_table()
     children: dict[int, list[int]] = {}
     for pid, (ppid, _) in table.items():
@@ -121,7 +137,8 @@ def tree_rss(root: int) -> tuple[int, int, int]:
         if pid not in table:
             continue
         rss = table[pid][1]
-        total += rss
+        pss = _pss(pid)
+        total += rss if pss is None else pss
         largest = max(largest, rss)
         count += 1
         stack.extend(children.get(pid, ()))

@@ -5,14 +5,14 @@ For each size (default 100,000 and 1,000,000 customers):
 1. generate the data once into ``bench/cache/<N>/`` (Parquet, seed 1; reused when present);
 2. ``customer-chunks run`` into ``bench/cache/<N>.duckdb``, split into stages (input
    checks and loading, dbt start-up, SQL features, each ML step, marts, tests, publish)
-   with wall seconds and peak RSS of the whole process tree per stage;
+   with wall seconds and peak memory (PSS) of the whole process tree per stage;
 3. ``customer-chunks export --to all`` (Parquet + Tableau Hyper) unless ``--skip-exports``;
 4. the floor (``bench/floor_reference.py``: one DuckDB RFM query + one K-Means);
 5. the notebook (``bench/notebook_reference.py``: pandas + scikit-learn doing the same
    work) unless ``--skip-notebook``, stopped at ``--notebook-timeout`` seconds.
 
 Every process runs alone (2 cores: anything beside it would slow it down), and is
-stopped when its tree RSS passes ``--memory-cap-gib``. Results go to
+stopped when its tree memory passes ``--memory-cap-gib``. Results go to
 ``bench/results/latest.json`` (everything measured) and ``bench/results/latest.md``
 (the tables for the README); each child's full output to ``bench/cache/logs/``.
 
@@ -178,7 +178,7 @@ def measured(
         tracker.finish(result.seconds)
     state = "ok" if result.ok else f"{result.status}: {result.detail}"
     say(
-        f"[{prefix}] {state}; {result.seconds:.1f} s, peak tree RSS "
+        f"[{prefix}] {state}; {result.seconds:.1f} s, peak tree memory "
         f"{result.peak_tree_rss / MIB:,.0f} MiB, largest process "
         f"{result.largest_process_rss / MIB:,.0f} MiB; CPU {result.cpu_seconds:.0f} s, "
         f"other processes {result.other_cpu_seconds:.0f} s"
@@ -359,7 +359,7 @@ def targets(sizes: dict[str, dict]) -> list[dict]:
         )
         peak = big["totals"]["peak_tree_mib"]
         add(
-            "1M customers peak RSS (process tree)",
+            "1M customers peak memory (process tree)",
             f"<= {TARGET_PEAK_MIB_1M:,} MiB",
             f"{peak:,.0f} MiB",
             peak <= TARGET_PEAK_MIB_1M,
@@ -448,8 +448,10 @@ def markdown(result: dict) -> str:
         f"{m['cores']} cores, {m['memory_gib']} GiB, {m['os']}; Python {m['python']}, "
         f"DuckDB {v['duckdb']}, dbt-core {v['dbt-core']}, dbt-duckdb {v['dbt-duckdb']}, "
         f"scikit-learn {v['scikit-learn']}, pandas {v['pandas']}. Synthetic data "
-        "(`customer-chunks generate --seed 1`, Parquet). Memory is the peak resident set of "
-        "the whole process tree (CLI + dbt), sampled every 0.2 s.",
+        "(`customer-chunks generate --seed 1`, Parquet). Memory is the peak of the whole "
+        "process tree's summed proportional set size (PSS: CLI + dbt, shared pages split "
+        "between the processes sharing them), sampled every 0.2 s; the largest single "
+        "process's peak RSS is exact (kernel `ru_maxrss`).",
         "",
         "## Summary",
         "",
@@ -468,7 +470,7 @@ def markdown(result: dict) -> str:
     row("exports (s)", [_s(s["totals"]["export_seconds"]) for s in sizes.values()])
     row("**end to end (s)**", [_s(s["totals"]["end_to_end_seconds"]) for s in sizes.values()])
     row(
-        "**peak RSS, process tree (MiB)**",
+        "**peak memory, process tree (PSS, MiB)**",
         [_mib(s["totals"]["peak_tree_mib"]) for s in sizes.values()],
     )
     row(
@@ -638,7 +640,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--memory-cap-gib",
         type=float,
         default=20.0,
-        help="stop any run whose process tree exceeds this RSS (default %(default)s)",
+        help="stop any run whose process tree exceeds this much memory (default %(default)s)",
     )
     parser.add_argument(
         "--reuse-notebook",
