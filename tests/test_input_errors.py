@@ -143,3 +143,20 @@ def test_exactly_one_input_option(args, capsys):
     code, err = run_cli(["load", *args], capsys)
     assert code == 2
     assert_one_line_error(err, "--data", "--source")
+
+
+def test_a_second_run_on_the_same_warehouse_is_refused(tmp_path, capsys):
+    fcntl = pytest.importorskip("fcntl", reason="the run lock needs POSIX fcntl")
+    write(tmp_path / "d" / "transactions.csv", HEADER + "1,a,2024-01-01,p,1,2\n")
+    warehouse = tmp_path / "w" / "shop.duckdb"
+    warehouse.parent.mkdir()
+    # Another run holds the lock, as `customer-chunks run` does while it builds.
+    with open(warehouse.with_name(".shop.lock"), "a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        code, err = run_cli(
+            ["run", "--data", str(tmp_path / "d"), "--warehouse", str(warehouse)], capsys
+        )
+    assert code == 2
+    assert_one_line_error(err, "another customer-chunks run", str(warehouse), "Fix:")
+    assert not warehouse.exists()
+    assert not (tmp_path / "w" / ".shop.building.duckdb").exists()

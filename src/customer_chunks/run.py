@@ -2,11 +2,14 @@
 
 The build goes into a fresh DuckDB file beside the published one; only when
 `dbt build` passes is it moved over the published file (an atomic rename), so a failed
-run leaves the last good warehouse intact and readable.
+run leaves the last good warehouse intact and readable. One run at a time builds a given
+warehouse (a lock file beside it); the build file's name is fixed, so dbt's profile does
+not change between runs and dbt reuses its parse of the project (about 3 s a run).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -76,6 +79,29 @@ def dbt_build(db_path: Path, dbt_vars: dict, log: Log = print, select: str | Non
         )
 
 
+@contextlib.contextmanager
+def _only_run(warehouse: Path):
+    """Hold an exclusive lock on ``warehouse`` for the duration of a run."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock, as before
+        yield
+        return
+    lock_path = warehouse.with_name(f".{warehouse.stem}.lock")
+    with open(lock_path, "a+", encoding="ascii") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CustomerChunksError(
+                f"another customer-chunks run is building {warehouse} right now. "
+                "Fix: wait for it to finish, or pass a different --warehouse."
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def run(
     sources: dict[str, TableSource],
     warehouse: Path = DEFAULT_WAREHOUSE,
@@ -86,19 +112,21 @@ def run(
     """Load, build and publish. Returns the published warehouse path."""
     warehouse = Path(warehouse)
     warehouse.parent.mkdir(parents=True, exist_ok=True)
-    building = warehouse.with_name(f".{warehouse.stem}.building-{os.getpid()}{warehouse.suffix}")
-    for stale in (building, Path(str(building) + ".wal")):
-        stale.unlink(missing_ok=True)
+    building = warehouse.with_name(f".{warehouse.stem}.building{warehouse.suffix}")
     started = time.perf_counter()
-    try:
-        load_all(building, sources, log=log)
-        dbt_vars = dict(extra_vars or {})
-        if as_of:
-            dbt_vars["as_of"] = as_of
-        dbt_build(building, dbt_vars, log=log)
-        os.replace(building, warehouse)
-    finally:
-        for leftover in (building, Path(str(building) + ".wal")):
-            leftover.unlink(missing_ok=True)
+    with _only_run(warehouse):
+        # a build file left by a run that was killed is stale: we hold the lock
+        for stale in (building, Path(str(building) + ".wal")):
+            stale.unlink(missing_ok=True)
+        try:
+            load_all(building, sources, log=log)
+            dbt_vars = dict(extra_vars or {})
+            if as_of:
+                dbt_vars["as_of"] = as_of
+            dbt_build(building, dbt_vars, log=log)
+            os.replace(building, warehouse)
+        finally:
+            for leftover in (building, Path(str(building) + ".wal")):
+                leftover.unlink(missing_ok=True)
     log(f"published {warehouse} in {time.perf_counter() - started:.0f} s")
     return warehouse
