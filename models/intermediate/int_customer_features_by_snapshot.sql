@@ -114,8 +114,8 @@ purchasers as (
 
 web_session_days as (
     {#- One row per session and day, so the snapshot join and the session counts below
-        run on ~4x fewer rows than events and need no count(distinct), which cannot
-        spill to disk. Exact: the window bounds are midnights, so a day is either
+        run on ~5x fewer rows than events (41M -> 7.4M on the 1M benchmark data) and
+        need no count(distinct), which cannot spill to disk. Exact: the window bounds are midnights, so a day is either
         wholly inside or wholly outside it. -#}
     select
         customer_id,
