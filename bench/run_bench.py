@@ -435,6 +435,24 @@ def _reference(ref: dict) -> str:
     return f"{status} after {ref['seconds']:,.0f} s ({ref['peak_tree_mib']:,.0f} MiB){reused}"
 
 
+def _steps_by_name(
+    step_lists: list[list[dict]], drop: str
+) -> tuple[list[str], list[dict[str, dict]]]:
+    """Step names in first-seen order (``drop`` removed, e.g. the chosen k) and, per
+    size, the steps by that name, so one table row lines the sizes up."""
+    order: list[str] = []
+    per = []
+    for steps in step_lists:
+        by_name = {}
+        for step in steps:
+            name = re.sub(drop, "", step["name"]).strip()
+            by_name[name] = step
+            if name not in order:
+                order.append(name)
+        per.append(by_name)
+    return order, per
+
+
 def markdown(result: dict) -> str:
     m = result["machine"]
     sizes = result["sizes"]
@@ -529,16 +547,9 @@ def markdown(result: dict) -> str:
         "| step | " + " | ".join(f"{n} s | {n} MiB" for n in names) + " |",
         "| --- | " + " | ".join("---: | ---:" for _ in names) + " |",
     ]
-    order: list[str] = []
-    per = []
-    for s in sizes.values():
-        d = {}
-        for stp in s["pipeline"]["ml_steps"]:
-            step_name = re.sub(r"\(k=\d+\)|\(\d+ clusters\)", "", stp["name"]).strip()
-            d[step_name] = stp
-            if step_name not in order:
-                order.append(step_name)
-        per.append(d)
+    order, per = _steps_by_name(
+        [s["pipeline"]["ml_steps"] for s in sizes.values()], r"\(k=\d+\)|\(\d+ clusters\)"
+    )
     for step_name in order:
         cells = []
         for d in per:
@@ -585,16 +596,7 @@ def markdown(result: dict) -> str:
             "| step | " + " | ".join(f"{n} s" for n in names) + " |",
             "| --- | " + " | ".join("---:" for _ in names) + " |",
         ]
-        order = []
-        per = []
-        for s in sizes.values():
-            d = {}
-            for stp in s[ref].get("steps", []):
-                step_name = re.sub(r"\(k=\d+\)", "", stp["name"]).strip()
-                d[step_name] = stp
-                if step_name not in order:
-                    order.append(step_name)
-            per.append(d)
+        order, per = _steps_by_name([s[ref].get("steps", []) for s in sizes.values()], r"\(k=\d+\)")
         for step_name in order:
             cells = []
             for d in per:
