@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from customer_chunks import sources
 from customer_chunks.load import load_all
@@ -130,3 +131,41 @@ def test_parquet_files_become_a_view_numbered_across_files(tmp_path):
         "select _row_id, customer_id, amount from raw.transactions order by _row_id"
     ).fetchall()
     assert rows == [(i + 1, f"c{i}", i * 1.5) for i in range(5)]
+
+
+def _typed_and_text_parquet(tmp_path: Path, ordered_at_sql: str) -> Path:
+    """transactions.parquet with typed quantity/unit_price, a text amount column and an
+    ordered_at column built by ``ordered_at_sql`` (over x = 0..9)."""
+    duckdb.connect().execute(
+        f"copy (select 'c' || x as customer_id, {ordered_at_sql} as ordered_at, "
+        "cast(x as bigint) as quantity, x * 1.5 as unit_price, "
+        "case when x = 9 then 'n/a' else cast(x * 2 as varchar) end as amount "
+        f"from range(10) as r(x)) to '{tmp_path}/transactions.parquet' (format parquet)"
+    )
+    return tmp_path
+
+
+def test_typed_parquet_columns_are_not_scanned_text_columns_are(tmp_path):
+    from customer_chunks.load import columns_to_check
+
+    data = _typed_and_text_parquet(tmp_path, "timestamp '2024-01-01' + to_days(cast(x as integer))")
+    summary = load_all(tmp_path / "w.duckdb", sources.from_data_dir(data), log=lambda m: None)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
+    mapping = {c: c for c in ("customer_id", "ordered_at", "quantity", "unit_price", "amount")}
+    # TIMESTAMP, BIGINT and DOUBLE cannot fail to cast; the text amount column can
+    assert [c.name for c in columns_to_check(con, "transactions", mapping)] == ["amount"]
+    assert summary["transactions"]["notes"] == [
+        "transactions.amount: 1 of 10 values are not numbers (e.g. 'n/a'); "
+        "those rows are quarantined"
+    ]
+
+
+def test_text_timestamps_in_parquet_are_still_checked(tmp_path):
+    from customer_chunks.errors import InputError
+
+    data = _typed_and_text_parquet(tmp_path, "'31/12/2024 10:0' || x")
+    with pytest.raises(InputError) as caught:
+        load_all(tmp_path / "w.duckdb", sources.from_data_dir(data), log=lambda m: None)
+    message = str(caught.value)
+    assert "ordered_at" in message and "31/12/2024 10:0" in message
+    assert "timestamp_format" in message

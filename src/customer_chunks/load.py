@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from customer_chunks.contract import CONTRACT, TableContract
+from customer_chunks.contract import CONTRACT, ColumnSpec, TableContract
 from customer_chunks.errors import InputError
 from customer_chunks.sources import TableSource, is_plain_column
 
@@ -28,6 +28,21 @@ Log = Callable[[str], None]
 # be in the wrong format (an error) rather than a few bad rows (quarantined).
 MAX_BAD_SHARE = 0.5
 _CAST_TYPES = {"timestamp": "TIMESTAMP", "number": "DOUBLE", "integer": "BIGINT"}
+# Column types that always cast to the contract's type (typed Parquet columns): values
+# of these types cannot fail to parse, so check_values does not scan them.
+_INTEGERS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER"}
+_ALWAYS_CASTS = {
+    "timestamp": {
+        "TIMESTAMP",
+        "TIMESTAMP_S",
+        "TIMESTAMP_MS",
+        "TIMESTAMP_NS",
+        "TIMESTAMP WITH TIME ZONE",
+        "DATE",
+    },
+    "number": _INTEGERS | {"UBIGINT", "HUGEINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL"},
+    "integer": _INTEGERS,
+}
 
 
 def _quote(name: str) -> str:
@@ -283,12 +298,37 @@ def _keep_rejected_lines(con: duckdb.DuckDBPyConnection, src: TableSource) -> in
     return int(n)
 
 
+def columns_to_check(
+    con: duckdb.DuckDBPyConnection, table: str, mapping: dict[str, str]
+) -> list[ColumnSpec]:
+    """The contract columns of ``raw.<table>`` whose values can fail to parse: typed
+    columns (timestamp, number, integer) that are read as text (CSV, JSON, Parquet
+    strings). A column already of a type that always casts to the contract's type (a
+    Parquet TIMESTAMP or DOUBLE, say) cannot hold a bad value and is left out."""
+    types = {
+        name: column_type.split("(")[0]
+        for name, column_type in con.execute(
+            f"select column_name, column_type from (describe raw.{table})"
+        ).fetchall()
+    }
+    return [
+        c
+        for c in CONTRACT[table].columns
+        if c.name in mapping
+        and c.kind in _CAST_TYPES
+        and types.get(c.name) not in _ALWAYS_CASTS[c.kind]
+    ]
+
+
 def check_values(
     con: duckdb.DuckDBPyConnection, src: TableSource, mapping: dict[str, str]
 ) -> list[str]:
-    """Stop when a typed column mostly fails to parse; return notes on the few that do."""
-    contract = CONTRACT[src.table]
-    checks = [c for c in contract.columns if c.name in mapping and c.kind in _CAST_TYPES]
+    """Stop when a typed column mostly fails to parse; return notes on the few that do.
+
+    One scan of ``raw.<table>`` over :func:`columns_to_check` (none for fully typed
+    Parquet files).
+    """
+    checks = columns_to_check(con, src.table, mapping)
     if not checks:
         return []
     parts = []
