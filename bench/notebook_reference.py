@@ -17,9 +17,15 @@ same work as the warehouse's features and ML steps:
    K-Means with the best k on every customer;
 6. AgglomerativeClustering (Ward) and DBSCAN on a 20,000-customer sample;
 7. PCA (3 components) of every customer;
-8. RandomForest (200 trees) with 5-fold stratified cross-validation (ROC AUC) on the
-   label "top 20% of spend in the 90 days after the cut-off", then a fit on every
-   training customer and the probability for every current customer.
+8. RandomForest with 5-fold stratified cross-validation (ROC AUC) on the label "top 20%
+   of spend in the 90 days after the cut-off", then a fit on every training customer
+   and the probability for every current customer.
+
+The models are specified as the warehouse's are by default (:data:`MODEL_SETTINGS`):
+K-Means with 4 k-means++ restarts, a forest of ``high_value_trees`` (dbt_project.yml)
+trees with leaves of at least 10 customers and balanced class weights. What the
+notebook does not do is the warehouse's scaling work: it fits on every row where the
+warehouse samples (each tree sees all training customers, not a 10,000-row bootstrap).
 
 Run: ``python bench/notebook_reference.py DATA_DIR``. Prints one line per step
 (``[notebook] <step>: <rows> rows, done in <s> s``), the format the benchmark parses.
@@ -47,6 +53,7 @@ from sklearn.preprocessing import StandardScaler
 
 SEED = 0
 SAMPLE = 20_000
+PROJECT = Path(__file__).resolve().parents[1]
 WEB_WINDOW = pd.Timedelta(days=90)
 HORIZON = pd.Timedelta(days=90)
 LOGGED = [
@@ -62,6 +69,26 @@ LOGGED = [
     "add_to_cart_90d",
     "checkouts_90d",
 ]
+
+
+def model_settings() -> dict:
+    """The warehouse's default model settings, so both sides fit the same models:
+    the forest size from dbt_project.yml, the rest from the package's defaults."""
+    import inspect
+
+    import yaml
+
+    from customer_chunks.ml.high_value import HighValueModel
+    from customer_chunks.ml.kmeans import FIT_N_INIT, SEARCH_N_INIT
+
+    project_vars = yaml.safe_load((PROJECT / "dbt_project.yml").read_text())["vars"]
+    forest = inspect.signature(HighValueModel).parameters
+    return {
+        "search_n_init": SEARCH_N_INIT,
+        "fit_n_init": FIT_N_INIT,
+        "n_estimators": int(project_vars["high_value_trees"]),
+        "min_samples_leaf": forest["min_samples_leaf"].default,
+    }
 
 
 @contextmanager
@@ -179,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     rng = np.random.default_rng(SEED)
+    settings = model_settings()
+    print(f"[notebook] model settings (the warehouse's defaults): {settings}", flush=True)
 
     with step("read parquet", 0):
         tx, customers, web, engagement = read(args.data)
@@ -205,11 +234,13 @@ def main(argv: list[str] | None = None) -> int:
     with step("kmeans k search 2..10 (silhouette on a sample)", len(sample)):
         silhouettes = {}
         for k in range(2, 11):
-            labels = KMeans(n_clusters=k, n_init="auto", random_state=SEED).fit_predict(Xs)
+            labels = KMeans(
+                n_clusters=k, n_init=settings["search_n_init"], random_state=SEED
+            ).fit_predict(Xs)
             silhouettes[k] = silhouette_score(Xs, labels)
         best_k = max(silhouettes, key=silhouettes.get)
     with step(f"kmeans fit (k={best_k})", n):
-        kmeans = KMeans(n_clusters=best_k, n_init="auto", random_state=SEED).fit(X)
+        kmeans = KMeans(n_clusters=best_k, n_init=settings["fit_n_init"], random_state=SEED).fit(X)
         current["kmeans_segment"] = kmeans.labels_
     with step("agglomerative (ward) on a sample", len(sample)):
         AgglomerativeClustering(n_clusters=best_k, linkage="ward").fit(Xs)
@@ -225,7 +256,13 @@ def main(argv: list[str] | None = None) -> int:
     threshold = np.sort(spend.to_numpy())[-t]
     y = ((spend >= threshold) & (spend > 0)).to_numpy()
     X_train = prepare(training)
-    forest = RandomForestClassifier(n_estimators=200, n_jobs=-1, random_state=SEED)
+    forest = RandomForestClassifier(
+        n_estimators=settings["n_estimators"],
+        min_samples_leaf=settings["min_samples_leaf"],
+        class_weight="balanced",
+        n_jobs=-1,
+        random_state=SEED,
+    )
     with step("random forest 5-fold stratified CV", len(y)):
         folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=SEED)
         auc = cross_val_score(forest, X_train, y, cv=folds, scoring="roc_auc")
