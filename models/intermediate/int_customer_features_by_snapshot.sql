@@ -9,6 +9,19 @@ transactions as (
     select * from {{ ref('stg_customer_data__transactions') }}
 ),
 
+purchase_lines as (
+    {#- A second import of the same model rather than a second use of `transactions`:
+        DuckDB materialises a CTE that is used twice, which here meant writing 45M lines
+        and reading them back (the model took 67 s at 1M customers, 51 s without, with
+        identical output). -#}
+    select
+        customer_id,
+        category,
+        ordered_at
+    from {{ ref('stg_customer_data__transactions') }}
+    where is_purchase
+),
+
 web_events as (
     select * from {{ ref('stg_customer_data__web_events') }}
 ),
@@ -60,8 +73,8 @@ category_firsts as (
         customer_id,
         category,
         min(ordered_at) as first_purchase_at
-    from transactions
-    where is_purchase and category is not null
+    from purchase_lines
+    where category is not null
     group by 1, 2
 ),
 
