@@ -21,7 +21,7 @@ same work as the warehouse's features and ML steps:
    of spend in the 90 days after the cut-off", then a fit on every training customer
    and the probability for every current customer.
 
-The models are specified as the warehouse's are by default (:data:`MODEL_SETTINGS`):
+The models are specified as the warehouse's are by default (:func:`model_settings`):
 K-Means with 4 k-means++ restarts, a forest of ``high_value_trees`` (dbt_project.yml)
 trees with leaves of at least 10 customers and balanced class weights. What the
 notebook does not do is the warehouse's scaling work: it fits on every row where the
