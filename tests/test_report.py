@@ -129,7 +129,7 @@ def test_progress_is_logged(rendered: dict) -> None:
     assert any(
         re.fullmatch(r"report: HTML report_smoke\.html [\d.]+ MB in [\d.]+ s", m) for m in log
     )
-    assert any(re.fullmatch(r"report: PDF report_smoke\.pdf \d+ KB in [\d.]+ s", m) for m in log)
+    assert any(re.fullmatch(r"report: PDF report_smoke\.pdf \d+ kB in [\d.]+ s", m) for m in log)
 
 
 def test_pdf_is_written_with_every_figure(rendered: dict) -> None:

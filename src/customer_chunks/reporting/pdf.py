@@ -84,6 +84,6 @@ def write_pdf(
         shutil.move(partial, pdf_path)
     size = pdf_path.stat().st_size
     logger.info(
-        "report: PDF %s %.0f KB in %.1f s", pdf_path.name, size / 1e3, time.perf_counter() - start
+        "report: PDF %s %.0f kB in %.1f s", pdf_path.name, size / 1e3, time.perf_counter() - start
     )
     return pdf_path
