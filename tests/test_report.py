@@ -281,3 +281,24 @@ def test_static_plotly_fallback_draws_scatter_and_bar() -> None:
     png, skipped = plotly_png(pio.to_json(fig))
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert skipped == ["heatmap"]
+
+
+def test_chromium_that_never_starts_fails_with_one_line(tmp_path: Path) -> None:
+    pytest.importorskip("playwright", reason="the playwright package is not installed")
+    from chromium_check import BrowserError, check_in_browser
+
+    fake = tmp_path / "chromium"
+    fake.write_text("#!/bin/sh\nexec sleep 117\n")  # never opens its DevTools pipe
+    fake.chmod(0o755)
+    page = tmp_path / "page.html"
+    page.write_text("<html><body>hi</body></html>")
+    with pytest.raises(BrowserError) as failure:
+        check_in_browser(page, executable_path=str(fake), launch_timeout_ms=2000)
+    message = str(failure.value)
+    assert "\n" not in message
+    assert message.startswith(f"Chromium {fake} did not start within 2 s")
+    assert message.endswith(
+        "Fix: apt-get install chromium, or set CUSTOMER_CHUNKS_CHROMIUM to a working binary"
+    )
+    stuck = subprocess.run(["pgrep", "-f", "sleep 117"], capture_output=True)
+    assert stuck.stdout.strip() == b"", "the fake browser was left running"
