@@ -149,12 +149,16 @@ def execute_notebook(
         where = _cell_name(nb.cells[idx], numbers.get(idx, 0))
         trace = ""
         if isinstance(exc, CellExecutionError):
-            reason = f"raised {exc.ename}: {strip_ansi(exc.evalue)}"
+            first = strip_ansi(exc.evalue).strip().splitlines()
+            reason = f"raised {exc.ename}: {first[0] if first else ''}".rstrip(": ")
             trace = strip_ansi(exc.traceback)
         elif isinstance(exc, CellTimeoutError):
             reason = f"timed out after {timeout} s. Fix: raise the cell timeout"
-        else:
+        elif isinstance(exc, DeadKernelError):
             reason = "killed the kernel (out of memory?)"
+        else:
+            lines = strip_ansi(str(exc)).strip().splitlines() or [type(exc).__name__]
+            reason = f"stopped the kernel ({lines[0]})"
         raise ReportError(f"{name}: {where} {reason}", trace) from None
     finally:
         if client.km is None:  # nbclient cleaned up already; its atexit hook would assert
