@@ -110,6 +110,7 @@ def check_in_browser(
         browser = launch_chromium(pw, executable_path, launch_timeout_ms)
         try:
             page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+            page.set_default_timeout(timeout_ms)  # every wait below (and the screenshot)
             page.on(
                 "console", lambda m: console_errors.append(m.text) if m.type == "error" else None
             )
