@@ -108,6 +108,7 @@ def test_html_is_self_contained(rendered: dict) -> None:
     assert not re.search(r"<script[^>]+src=[\"']?https?:", html)
     assert not re.search(r"<link[^>]+href=[\"']?https?:", html)
     assert re.search(r"<img[^>]+src=\"data:image/png;base64,", html)
+    assert 'alt="Customers per segment (matplotlib)"' in html  # the fig-cap
     assert 'class="plotly-graph-div"' in html
     assert html.count("Plotly.newPlot") == 1
     assert "The warehouse holds 200 customers in 4 segments." in html

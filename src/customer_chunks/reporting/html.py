@@ -41,7 +41,23 @@ body.jp-Notebook { max-width: 1100px; margin: 0 auto; padding: 1.5rem 2rem 4rem;
 .plotly-graph-div { max-width: 100%; }
 </style>
 {%- endblock extra_css -%}
+{%- block data_png scoped -%}
+<div class="jp-RenderedImage jp-OutputArea-output {{ extra_class }}">
+<img src="data:image/png;base64,{{ output.data['image/png'] | escape_html }}"
+ alt="{{ output.metadata.get('cc_alt', 'Figure') | escape_html }}">
+</div>
+{%- endblock data_png -%}
 """
+
+
+def _alt_text(cell: Any) -> str:
+    """Alternative text for a cell's images: its ``fig-cap``, else its label."""
+    options = cell.metadata.get("quarto", {}).get("options", {})
+    if options.get("fig-cap"):
+        return str(options["fig-cap"])
+    label = str(options.get("label") or "")
+    label = label.removeprefix("fig-").replace("-", " ").strip()
+    return f"Figure: {label}" if label else "Figure"
 
 
 def notebook_to_html(nb: Any) -> str:
@@ -53,6 +69,10 @@ def notebook_to_html(nb: Any) -> str:
     nb = copy.deepcopy(nb)
     _plotly_outputs_to_html(nb)
     for cell in nb.cells:
+        if cell.cell_type == "code":
+            for output in cell.get("outputs", []):
+                if "image/png" in output.get("data", {}):
+                    output.setdefault("metadata", {})["cc_alt"] = _alt_text(cell)
         if cell.cell_type != "markdown":
             continue
         if "cc_title" in cell.metadata:
