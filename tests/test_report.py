@@ -5,6 +5,7 @@ needed), the timeouts on everything it waits for, and the HTML checked in Chromi
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
 import subprocess
@@ -303,3 +304,32 @@ def test_chromium_that_never_starts_fails_with_one_line(tmp_path: Path) -> None:
     )
     stuck = subprocess.run(["pgrep", "-f", "sleep 117"], capture_output=True)
     assert stuck.stdout.strip() == b"", "the fake browser was left running"
+
+
+def test_quarto_on_path_is_used_in_one_branch(tmp_path: Path, monkeypatch) -> None:
+    # A stand-in `quarto` that records its arguments and writes the file asked for.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "calls.txt"
+    script = (
+        f"#!{sys.executable}\n"
+        "import pathlib, sys\n"
+        f"with open({str(calls)!r}, 'a') as f:\n"
+        "    f.write(' '.join(sys.argv[1:]) + '\\n')\n"
+        "args = sys.argv[1:]\n"
+        "out = pathlib.Path(args[args.index('--output-dir') + 1])\n"
+        "ext = 'html' if args[args.index('--to') + 1] == 'html' else 'pdf'\n"
+        "(out / (pathlib.Path(args[1]).stem + '.' + ext)).write_text('made by quarto')\n"
+    )
+    (bin_dir / "quarto").write_text(script)
+    (bin_dir / "quarto").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    paths = render(FIXTURE, tmp_path / "out", {"warehouse": Path("w.duckdb")})
+    assert {k: p.read_text() for k, p in paths.items()} == {
+        "html": "made by quarto",
+        "pdf": "made by quarto",
+    }
+    html_call, pdf_call = calls.read_text().splitlines()
+    assert "--to html" in html_call and "embed-resources:true" in html_call
+    assert "--to typst" in pdf_call
+    assert f'-P warehouse:"{Path("w.duckdb").resolve()}"' in html_call
