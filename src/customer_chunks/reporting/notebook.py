@@ -48,6 +48,7 @@ except ImportError:
 
 
 def param_value(value: Any) -> Any:
+    """A parameter as a plain Python/JSON value: paths absolute, dates ISO strings."""
     if isinstance(value, os.PathLike):
         return str(Path(value).resolve())
     if isinstance(value, _dt.date | _dt.datetime):

@@ -19,14 +19,17 @@ _TYPST_SPECIAL = re.compile(r"([\\#$*_`<>@\[\]~/=\-+])")
 
 
 def typst_escape(text: str) -> str:
+    """``text`` as literal Typst markup (markup characters backslash-escaped)."""
     return _TYPST_SPECIAL.sub(r"\\\1", text)
 
 
 def typst_string(text: str) -> str:
+    """``text`` as a Typst string literal."""
     return json.dumps(text, ensure_ascii=False)
 
 
 def raw_block(text: str, lang: str = "") -> str:
+    """A fenced raw (code) block whose fence is longer than any backtick run inside."""
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}{lang}\n{text.rstrip()}\n{fence}\n\n"
@@ -68,6 +71,8 @@ class _TableParser(HTMLParser):
 
 
 def html_table_rows(text: str) -> tuple[list[list[str]], int]:
+    """Rows (escaped cell texts) of the first ``<table>`` in ``text``, and how many
+    of them are header rows."""
     parser = _TableParser()
     parser.feed(text)
     rows = [r for r in parser.rows if r]
@@ -80,6 +85,8 @@ _NUMBER = re.compile(r"[-+]?[\d,_ ]*\.?\d+(?:[eE][-+]?\d+)?%?|nan|NaN|<NA>|None|
 def typst_table(
     rows: list[list[str]], header_rows: int = 1, aligns: list[str] | None = None
 ) -> str:
+    """A Typst ``#table`` of ``rows`` (already escaped); short rows are padded, and
+    without ``aligns`` columns whose body cells are all numbers are right-aligned."""
     if not rows:
         return ""
     ncols = max(len(r) for r in rows)
