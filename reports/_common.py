@@ -1,6 +1,7 @@
 """Helpers shared by the segmentation report (``segmentation_report.qmd``) and the
 dashboard (``dashboard.py``): reading the marts, sampling customers for scatter plots,
-segment colours, number formatting and the matplotlib style.
+segment colours, number formatting, the matplotlib style and figures shown in both an
+interactive (HTML) and a static (PDF) version.
 
 Everything here reads only the public marts (``marts.*`` of the warehouse DuckDB file)
 and treats every ML mart as optional: :meth:`Warehouse.table` returns an empty frame
@@ -107,16 +108,18 @@ class Warehouse:
     """Read-only access to the ``marts`` schema of a warehouse DuckDB file."""
 
     def __init__(self, path: str | Path) -> None:
-        import duckdb
+        from customer_chunks.marts import open_read_only
 
         self.path = Path(path)
         if not self.path.is_file():
             raise FileNotFoundError(
                 f"warehouse {self.path} not found: run `customer-chunks run` first"
             )
-        self.con = duckdb.connect(str(self.path), read_only=True)
+        # attached under a fixed alias: a file named marts.duckdb must not shadow the schema
+        self.con = open_read_only(self.path)
         rows = self.con.execute(
-            "select table_name from information_schema.tables where table_schema = 'marts'"
+            "select table_name from information_schema.tables "
+            "where table_catalog = current_database() and table_schema = 'marts'"
         ).fetchall()
         self.tables = {r[0] for r in rows}
         if "dim_customers" not in self.tables:
@@ -133,8 +136,9 @@ class Warehouse:
         if table not in self.tables:
             return []
         rows = self.con.execute(
-            "select column_name from information_schema.columns "
-            "where table_schema = 'marts' and table_name = ? order by ordinal_position",
+            "select column_name from information_schema.columns where table_catalog = "
+            "current_database() and table_schema = 'marts' and table_name = ? "
+            "order by ordinal_position",
             [table],
         ).fetchall()
         return [r[0] for r in rows]
@@ -367,6 +371,31 @@ def md(text: str) -> None:
 def missing(what: str, why: str) -> None:
     """Say in the document that a section has nothing to show, and why."""
     md(f"> **{what}: not available.** {why}")
+
+
+def show_plotly(interactive: Any, static: Any) -> None:
+    """Show a figure as ONE output carrying both versions: the plotly figure
+    ``interactive`` (the HTML report draws it) and the matplotlib figure ``static`` as
+    a PNG (the PDF uses it; no browser is needed to make it). Closes ``static``."""
+    import base64
+    import io
+    import json
+
+    import matplotlib.pyplot as plt
+    import plotly.io as pio
+    from IPython.display import display
+
+    from customer_chunks.reporting.notebook import PLOTLY_MIME
+
+    buffer = io.BytesIO()
+    static.savefig(buffer, format="png")
+    plt.close(static)
+    bundle = {
+        PLOTLY_MIME: json.loads(pio.to_json(interactive, validate=False)),
+        "image/png": base64.b64encode(buffer.getvalue()).decode("ascii"),
+        "text/plain": f"<figure: {interactive.layout.title.text or 'plotly'}>",
+    }
+    display(bundle, raw=True)
 
 
 def show_table(frame: pd.DataFrame, formats: dict[str, Any] | None = None) -> None:

@@ -200,10 +200,10 @@ def test_high_value_model_is_trained_and_scores_everyone(demo):
 
 
 def test_reports_and_dashboard_render_from_the_real_warehouse(demo, tmp_path, browser_check):
-    from customer_chunks.reports_build import build_reports
+    from customer_chunks.reporting import build_reports
 
     _, _, warehouse = demo
-    paths = build_reports(warehouse, tmp_path / "reports", log=lambda m: None)
+    paths = build_reports(warehouse, tmp_path / "reports")
     shots = Path(__file__).resolve().parents[1] / "output" / "screenshots"
     for name in ("segmentation_report_html", "dashboard_html"):
         result = browser_check(paths[name], shots / f"demo_{name}.png")

@@ -91,16 +91,15 @@ def cmd_export(args: argparse.Namespace) -> int:
             out=args.out,
             url=args.url,
             schema=args.schema,
-            log=_log,
         )
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from customer_chunks.reports_build import build_reports
+    from customer_chunks.reporting import build_reports
 
     formats = tuple(args.formats.split(","))
-    paths = build_reports(Path(args.warehouse), Path(args.out), formats=formats, log=_log)
+    paths = build_reports(Path(args.warehouse), Path(args.out), formats)
     for name, path in paths.items():
         _log(f"{name}: {Path(path).resolve()}")
     return 0
