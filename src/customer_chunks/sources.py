@@ -131,6 +131,9 @@ class TableSource:
     columns: dict[str, str] = field(default_factory=dict)
     distinct: bool = False
     origin: str = ""  # where this definition came from, for error messages
+    # The files actually read, when the loader had to use a checked copy (e.g. a CSV
+    # with mixed line ends); messages keep naming ``paths``.
+    read_paths: list[Path] | None = None
 
     def label(self) -> str:
         return self.pattern if len(self.paths) != 1 else str(self.paths[0])
