@@ -229,6 +229,16 @@ def resolve_columns(con: duckdb.DuckDBPyConnection, src: TableSource) -> dict[st
     """
     contract: TableContract = CONTRACT[src.table]
     header = _describe(con, src)
+    if src.file_format == "csv" and len(header) == 1:
+        (only,) = header
+        if any(ch in only for ch in ",;\t|"):
+            raise InputError(
+                f"{src.label()}: the header reads as one column ('{only[:60]}'): the file "
+                "cannot be split into columns with RFC 4180 quoting (a quote that is never "
+                "closed?) and the delimiter found. Fix: check the file, or set "
+                "options.delimiter and options.quote ('' when fields are never quoted) in a "
+                "--source file."
+            )
     by_lower = {name.lower(): name for name in header}
     found = ", ".join(header) or "none"
     mapping: dict[str, str] = {}

@@ -247,7 +247,9 @@ def parse_source_file(text: str, where: str) -> SourceFile:
     try:
         model = SourceFile.model_validate(spec)
     except ValidationError as exc:
-        raise InputError(f"{where}: {_describe_error(exc.errors()[0])}.") from None
+        # A misspelt key is the cause of the "missing" error that comes with it.
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        raise InputError(f"{where}: {_describe_error(errors[0])}.") from None
     for table, entry in model.tables.items():
         contract_columns = CONTRACT[table].column_names
         for column, value in entry.columns.items():

@@ -58,7 +58,9 @@ checked as (
             when not is_signed_up_at_blank and signed_up_at is null then 'unparseable_timestamp'
             when signed_up_at > {{ dbt.current_timestamp() }} then 'future_timestamp'
             when {{ customer_chunks.is_implausible_timestamp('signed_up_at') }} then 'implausible_timestamp'
-            when not is_birth_year_blank and birth_year is null then 'unparseable_birth_year'
+            when not is_birth_year_blank
+                and (birth_year is null or {{ customer_chunks.is_not_finite('birth_year') }})
+                then 'unparseable_birth_year'
             when birth_year < 1900 or birth_year > extract(year from {{ dbt.current_timestamp() }})
                 then 'implausible_birth_year'
         end as rule_reason
@@ -94,7 +96,10 @@ final as (
         customer_id,
         gender,
         country,
-        cast(birth_year as {{ dbt.type_int() }}) as birth_year,
+        -- only a staged (plausible) birth year is cast: NaN or 1e20 cannot be an int
+        case
+            when quarantine_reason is null then cast(birth_year as {{ dbt.type_int() }})
+        end as birth_year,
         signed_up_at,
         is_repeat,
         quarantine_reason,
