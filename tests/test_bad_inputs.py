@@ -190,14 +190,20 @@ ERROR_CASES = [
     ErrorCase(
         "unknown_encoding",
         {"t.csv": HEADER + GOOD},
-        ("tables.transactions.options.encoding", "latin-1"),
-        spec(options="{encoding: cp1252}"),
+        ("tables.transactions.options.encoding", "unknown encoding 'klingon'"),
+        spec(options="{encoding: klingon}"),
     ),
     ErrorCase(
         "unknown_time_zone",
         {"t.csv": HEADER + GOOD},
         ("tables.transactions.options.timezone", "Mars/Olympus"),
         spec(options="{timezone: Mars/Olympus}"),
+    ),
+    ErrorCase(
+        "bytes_not_in_the_declared_encoding",
+        {"t.csv": (HEADER + GOOD).encode() + b"o9,\x81bad,2024-01-01,x,1,2\n"},
+        ("t.csv", "is not cp1252", "Fix: set options.encoding"),
+        spec(options="{encoding: cp1252}"),
     ),
     ErrorCase(
         "yaml_alias_bomb",
@@ -374,6 +380,7 @@ ROW_CASES = [
         _csv_line("o-nl", "{id}", "2024-03-01", "two\nlines", "1", "2"),
         None,
     ),
+    RowCase("hash_first_field", "#o-hash,{id},2024-03-01 10:00:00,books,1,2\n", None),
     RowCase("quoted_id", '"o-qi","{id}","2024-03-01","books","1","2"\n', None),
     RowCase("crlf_line", "o-cr,{id},2024-03-01 10:00:00,books,1,2\r\n", None),
     RowCase("extra_fields", "o-ef,{id},2024-03-01,books,1,2,EXTRA\n", "malformed_line"),

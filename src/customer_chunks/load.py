@@ -11,6 +11,7 @@ with memory bounded by DuckDB's ``memory_limit``.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import dataclasses
 import gzip
@@ -86,9 +87,11 @@ def reader_sql(src: TableSource, *, typed: bool = False, row_numbers: bool = Fal
         args.append(f"delim = {_literal(opts.delimiter)}")
     args.append(f"quote = {_literal(opts.quote)}")
     args.append(f"escape = {_literal(opts.escape)}")
-    args.append(f"encoding = {_literal(opts.encoding)}")
-    if opts.skip:
-        args.append(f"skip = {opts.skip}")
+    # No encoding: a file in another encoding has been converted to UTF-8 (inspect_files).
+    # Given even at their defaults: DuckDB would otherwise guess them from a sample
+    # and could skip leading lines or drop lines that start with '#'.
+    args.append(f"skip = {opts.skip}")
+    args.append(f"comment = {_literal(opts.comment)}")
     if opts.null_strings is not None:
         nulls = opts.null_strings if isinstance(opts.null_strings, list) else [opts.null_strings]
         args.append("nullstr = [" + ", ".join(_literal(n) for n in nulls) + "]")
@@ -128,44 +131,47 @@ def inspect_files(src: TableSource, scratch: Path, log: Log = print) -> TableSou
 
     A ``.gz`` file is decompressed in full so that a truncated or damaged archive
     (gzip's CRC) stops the load with a clear error: DuckDB's reader otherwise loads the
-    readable part and, on some damage, spins in its error handling. A CSV file with
-    both CRLF and LF line ends (which DuckDB's strict reader refuses) is read from a
-    copy in ``scratch`` with every CRLF turned into LF. One pass over each file, 1 MB
-    of memory; Parquet files carry their own checks and are not read here.
+    readable part and, on some damage, spins in its error handling. A CSV file in
+    another encoding than UTF-8 (``options.encoding``) is converted to a UTF-8 copy in
+    ``scratch``, and one with both CRLF and LF line ends (which DuckDB's strict reader
+    refuses) is read from a copy with every CRLF turned into LF. One or two passes over
+    each file, 1 MB of memory; Parquet files carry their own checks and are not read.
     """
     if src.file_format == "parquet":
         return src
+    options = src.csv_options()
+    transcode = src.file_format == "csv" and not options.is_utf8
     read_paths: list[Path] = []
     for i, path in enumerate(src.paths):
-        crlf, lf = _count_line_ends(path)
+        current = path
+        if transcode:
+            current = scratch / f"{src.table}_{i}.utf8.csv"
+            _transcode(path, current, options.encoding)
+        crlf, lf = _count_line_ends(current)
         if src.file_format == "csv" and 0 < crlf < lf:
-            copy = scratch / f"{src.table}_{i}_{path.name.removesuffix('.gz')}"
-            _normalise_line_ends(path, copy)
+            copy = scratch / f"{src.table}_{i}.lf.csv"
+            _normalise_line_ends(current, copy)
             log(
                 f"  note: {path}: {crlf:,} of {lf:,} lines end in CRLF, the rest in LF; "
                 "read with every line ending in LF"
             )
-            read_paths.append(copy)
-        else:
-            read_paths.append(path)
+            current = copy
+        read_paths.append(current)
     if read_paths == src.paths:
         return src
-    return dataclasses.replace(src, read_paths=read_paths)
+    options_read = {**src.options, "encoding": "utf-8"} if transcode else src.options
+    return dataclasses.replace(src, read_paths=read_paths, options=options_read)
 
 
 def _open(path: Path):
     return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")
 
 
-def _count_line_ends(path: Path) -> tuple[int, int]:
-    crlf = lf = 0
-    last = b""
+@contextlib.contextmanager
+def _reading(path: Path):
+    """Turn a damaged archive or an unreadable file into one clear InputError."""
     try:
-        with _open(path) as handle:
-            while chunk := handle.read(_CHUNK):
-                crlf += chunk.count(b"\r\n") + (last == b"\r" and chunk[:1] == b"\n")
-                lf += chunk.count(b"\n")
-                last = chunk[-1:]
+        yield
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise InputError(
             f"{path}: the gzip archive is damaged ({exc}); nothing was loaded. Fix: copy or "
@@ -173,11 +179,37 @@ def _count_line_ends(path: Path) -> tuple[int, int]:
         ) from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read it ({exc.strerror or exc}).") from None
+
+
+def _count_line_ends(path: Path) -> tuple[int, int]:
+    crlf = lf = 0
+    last = b""
+    with _reading(path), _open(path) as handle:
+        while chunk := handle.read(_CHUNK):
+            crlf += chunk.count(b"\r\n") + (last == b"\r" and chunk[:1] == b"\n")
+            lf += chunk.count(b"\n")
+            last = chunk[-1:]
     return crlf, lf
 
 
+def _transcode(path: Path, copy: Path, encoding: str) -> None:
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    offset = 0
+    with _reading(path), _open(path) as source, open(copy, "wb") as target:
+        try:
+            while chunk := source.read(_CHUNK):
+                target.write(decoder.decode(chunk).encode("utf-8"))
+                offset += len(chunk)
+            target.write(decoder.decode(b"", final=True).encode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                f"{path}: byte {offset + exc.start:,} is not {encoding} ({exc.reason}). "
+                "Fix: set options.encoding to the file's encoding, or save it as UTF-8."
+            ) from None
+
+
 def _normalise_line_ends(path: Path, copy: Path) -> None:
-    with _open(path) as source, open(copy, "wb") as target:
+    with _reading(path), _open(path) as source, open(copy, "wb") as target:
         carry = b""
         while chunk := source.read(_CHUNK):
             chunk = carry + chunk
@@ -200,10 +232,10 @@ def read_error(src: TableSource, exc: Exception, what: str) -> InputError:
     text = str(exc)
     first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
     lower = text.lower()
-    if "encoding" in lower or "unicode" in lower:
+    if "encoding" in lower or "encoded" in lower or "unicode" in lower:
         fix = (
-            "the file is not UTF-8: set options.encoding (latin-1 or utf-16) in a --source "
-            "file, or save the file as UTF-8"
+            "the file is not UTF-8: set options.encoding (e.g. latin-1, cp1252 or utf-16) in "
+            "a --source file, or save the file as UTF-8"
         )
     elif "sniffing" in lower or "state machine" in lower or "quote" in lower:
         fix = (
@@ -567,8 +599,8 @@ def check_rejected(
     ).fetchone()
     if encoding_errors:
         fix = (
-            "the file is not UTF-8: set options.encoding (latin-1 or utf-16) in a --source "
-            "file, or save the file as UTF-8"
+            "the file is not UTF-8: set options.encoding (e.g. latin-1, cp1252 or utf-16) in "
+            "a --source file, or save the file as UTF-8"
         )
     else:
         fix = (

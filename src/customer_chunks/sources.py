@@ -16,6 +16,7 @@ scalar DuckDB expression without subqueries or table functions
 
 from __future__ import annotations
 
+import codecs
 import glob
 import json
 import re
@@ -45,8 +46,6 @@ from customer_chunks.errors import InputError
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_ ]*$")
 # A source file is a few dozen lines; anything far larger is not one.
 MAX_SOURCE_FILE_BYTES = 1_000_000
-# Encodings DuckDB 1.5 reads without an extension.
-ENCODINGS = ("utf-8", "latin-1", "utf-16")
 TableName = Literal[tuple(CONTRACT)]  # type: ignore[valid-type]
 
 
@@ -62,11 +61,31 @@ class CsvOptions(BaseModel):
     quote: Annotated[StrictStr, Field(max_length=1)] = '"'
     escape: Annotated[StrictStr, Field(max_length=1)] = '"'
     skip: Annotated[StrictInt, Field(ge=0)] = 0
-    encoding: Literal[ENCODINGS] = "utf-8"  # type: ignore[valid-type]
+    # Lines starting with this are comments; none by default (DuckDB's own guess
+    # dropped every line whose first field starts with '#').
+    comment: Annotated[StrictStr, Field(max_length=1)] = ""
+    # Any encoding Python knows (latin-1, cp1252, utf-16, shift_jis, ...); a file not in
+    # UTF-8 is converted to UTF-8 before DuckDB reads it.
+    encoding: StrictStr = "utf-8"
     timestamp_format: StrictStr | None = None
     date_format: StrictStr | None = None
     null_strings: StrictStr | list[StrictStr] | None = None
     timezone: StrictStr | None = None
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(
+                f"unknown encoding {value!r} (use e.g. utf-8, latin-1, cp1252 or utf-16)"
+            ) from None
+        return value
+
+    @property
+    def is_utf8(self) -> bool:
+        return codecs.lookup(self.encoding).name == "utf-8"
 
     @field_validator("timezone")
     @classmethod
