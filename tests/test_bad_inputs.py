@@ -325,6 +325,40 @@ def test_the_loading_connection_cannot_read_other_files(tmp_path):
     assert tables == 0
 
 
+def test_a_load_that_runs_too_long_is_stopped_with_a_clear_error(tmp_path, monkeypatch):
+    data = tmp_path / "d"
+    data.mkdir()
+    duckdb.execute(
+        "copy (select 'o' || i as order_id, 'c' || (i % 5000) as customer_id, "
+        "'2024-01-01 10:00:00' as ordered_at, 2.5 as amount from range(1000000) t(i)) "
+        f"to '{data / 'transactions.csv'}' (header)"
+    )
+    monkeypatch.setenv("CUSTOMER_CHUNKS_LOAD_TIMEOUT", "0.05")
+    with pytest.raises(InputError) as caught:
+        load_all(tmp_path / "w.duckdb", sources.from_data_dir(data), log=lambda m: None)
+    message = str(caught.value)
+    assert "took more than 0.05 s and was stopped" in message
+    assert "CUSTOMER_CHUNKS_LOAD_TIMEOUT" in message and "\n" not in message
+
+
+def test_the_load_time_limit_grows_with_the_input_and_can_be_set(tmp_path, monkeypatch):
+    from customer_chunks.load import LOAD_SECONDS_BASE, load_timeout
+
+    small, big = tmp_path / "small.csv", tmp_path / "big.csv"
+    small.write_text("x\n")
+    big.write_bytes(b"x" * 5_000_000)
+    src = sources.TableSource("transactions", [small], str(small), "csv")
+    assert load_timeout(src) >= LOAD_SECONDS_BASE
+    assert load_timeout(sources.TableSource("transactions", [big], str(big), "csv")) > (
+        load_timeout(src)
+    )
+    monkeypatch.setenv("CUSTOMER_CHUNKS_LOAD_TIMEOUT", "12")
+    assert load_timeout(src) == 12
+    monkeypatch.setenv("CUSTOMER_CHUNKS_LOAD_TIMEOUT", "soon")
+    with pytest.raises(InputError, match="CUSTOMER_CHUNKS_LOAD_TIMEOUT='soon'"):
+        load_timeout(src)
+
+
 # ---------------------------------------------------------------------------------------
 # Row-level cases: one source file, one dbt build of staging + accounting.
 # Each line's customer id is its case name; `expected` is the quarantine reason, or

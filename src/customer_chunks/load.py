@@ -425,8 +425,8 @@ def load_table(
         rows = con.execute(f"select count(*) from raw.{src.table}").fetchone()[0]
     except duckdb.InterruptException:
         raise InputError(
-            f"{src.label()}: loading table {src.table} took more than {limit:,.0f} s and was "
-            "stopped; nothing was published. Fix: check the file is intact (a damaged file "
+            f"{src.label()}: loading table {src.table} took more than {limit:g} s and was "
+            "stopped; the load did not finish. Fix: check the file is intact (a damaged file "
             f"can make the CSV reader spin), or raise {TIMEOUT_ENV} (seconds)."
         ) from None
     except duckdb.Error as exc:
@@ -626,7 +626,7 @@ def load_all(db_path: Path, sources: dict[str, TableSource], log: Log = print) -
     stopped after :func:`load_timeout` seconds.
     """
     db_path = Path(db_path)
-    scratch = db_path.with_name(f".{db_path.name}.inputs")
+    scratch = db_path.with_name(f"{db_path.name}.inputs")  # converted copies, if any
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
     con = duckdb.connect(str(db_path))
