@@ -325,6 +325,30 @@ def test_the_loading_connection_cannot_read_other_files(tmp_path):
     assert tables == 0
 
 
+def test_a_quoted_delimiter_past_the_sniffer_sample_is_read_not_rejected(tmp_path):
+    """Issue 13 item 6: quoting was guessed from a sample, so a valid quoted
+    "Toys, Games" at line 100,000 was quarantined as a malformed line."""
+    data = tmp_path / "d"
+    data.mkdir()
+    with open(data / "transactions.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["order_id", "customer_id", "ordered_at", "category", "amount"])
+        for i in range(100_001):
+            category = "Toys, Games" if i == 99_999 else "Books"
+            writer.writerow([f"o{i}", f"c{i % 700}", "2024-01-01 10:00:00", category, "2.5"])
+    summary = load_all(tmp_path / "w.duckdb", sources.from_data_dir(data), log=lambda m: None)
+    assert summary["transactions"]["rows"] == 100_001
+    assert summary["transactions"]["rejected"] == 0
+    con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
+    try:
+        (category,) = con.sql(
+            "select category from raw.transactions where order_id = 'o99999'"
+        ).fetchone()
+    finally:
+        con.close()
+    assert category == "Toys, Games"
+
+
 def test_a_load_that_runs_too_long_is_stopped_with_a_clear_error(tmp_path, monkeypatch):
     data = tmp_path / "d"
     data.mkdir()
@@ -453,6 +477,8 @@ def corpus_warehouse(tmp_path_factory) -> Path:
     (folder / "customers.csv").write_text(
         "customer_id,signed_up_at,birth_year\n"
         "c1,2023-01-01,1980\nc1,2023-01-01,1980\nc2,0001-01-01,1990\nc3,2023-01-01,NaN\n"
+        # quoted here, unquoted in the transactions: the same id either way
+        '"c4","2023-01-01","1985"\n'
     )
     (folder / "web.csv").write_text(
         "customer_id,session_id,event_type,occurred_at\n"
@@ -544,6 +570,18 @@ def test_corpus_duplicate_rule_and_other_tables(corpus_warehouse):
     # customers: the id proves it; web events have no id, so the repeat is kept
     assert dup.loc["customers", "repeated_rows_quarantined"] == 1
     assert dup.loc["web_events", "possible_duplicates_staged"] == 1
+    staged_customers = set(
+        query(
+            corpus_warehouse, "select customer_id from staging.stg_customer_data__customers"
+        ).customer_id.tolist()
+    )
+    assert {"c1", "c4"} <= staged_customers
+    quoted_id_lines = query(
+        corpus_warehouse,
+        "select count(*) as n from staging.stg_customer_data__transactions "
+        "where customer_id = 'c4'",
+    ).n.iloc[0]
+    assert quoted_id_lines > 0  # c4 in GOOD matches the quoted "c4" customer row
     reasons = query(
         corpus_warehouse,
         "select table_name, quarantine_reason, row_count from marts.quarantine_summary "

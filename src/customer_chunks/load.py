@@ -1,10 +1,15 @@
-"""Check the inputs and load them, untouched, into the warehouse's ``raw`` schema.
+"""Check the inputs and load them into the warehouse's ``raw`` schema.
 
 Every source row becomes one ``raw.<table>`` row with a ``_row_id`` (its position in
 the input, from 1), so the dbt staging models can account for each one: it is either
 staged or quarantined with a reason. CSV lines DuckDB cannot split into the header's
 columns are kept in ``raw.rejected_lines`` and quarantined as ``malformed_line``.
+Values are kept as written, except timestamps: a ``timestamp_format`` is applied and
+a time-zone offset is converted to UTC (see :func:`_timestamp_text`).
 
+Before DuckDB reads anything, :func:`inspect_files` reads each text file to its end
+(gzip CRC, encoding, line ends); the loading connection may read only the declared
+files (:func:`_lock_down`) and each table's load has a time limit (:func:`load_timeout`).
 Loading is one DuckDB ``CREATE TABLE ... AS SELECT`` per table: O(rows) time, streamed,
 with memory bounded by DuckDB's ``memory_limit``.
 """
