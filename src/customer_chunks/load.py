@@ -320,6 +320,7 @@ def _select_sql(
     mapping: dict[str, str],
     sniffed: dict[str, str],
     row_numbers: bool = False,
+    text_sources: frozenset[str] = frozenset(),
 ) -> str:
     """SELECT producing the contract columns (as read) from the source files.
 
@@ -329,16 +330,23 @@ def _select_sql(
     """
     contract = CONTRACT[src.table]
     typed = bool(sniffed)
-    options = src.csv_options() if src.file_format != "parquet" else None
+    options = src.csv_options()
     parts = []
     for col in contract.columns:
         expr = mapping.get(col.name)
         if expr is None:
             parts.append(f"cast(null as varchar) as {col.name}")
             continue
+        # A typed Parquet timestamp stays typed (no zone to convert, nothing to parse);
+        # text timestamps, from any format, are normalised.
+        is_text = (
+            src.file_format != "parquet"
+            or options.timestamp_format is not None
+            or expr.strip('"') in text_sources
+        )
         if typed and not expr.startswith("("):
             expr = _quote("__text__" + expr.strip('"'))
-        if col.kind == "timestamp" and options is not None:
+        if col.kind == "timestamp" and is_text:
             expr = _timestamp_text(expr, options.timestamp_format, options.timezone)
         parts.append(f"{expr} as {col.name}")
     if row_numbers:
@@ -459,7 +467,9 @@ def _parquet_view_sql(src: TableSource, mapping: dict[str, str]) -> str:
             columns=src.columns,
             origin=src.origin,
         )
-        body = _select_sql(single, mapping, {}, row_numbers=True)
+        types = duckdb.sql(f"describe select * from read_parquet({_literal(str(path))})")
+        text_sources = frozenset(r[0] for r in types.fetchall() if r[1] == "VARCHAR")
+        body = _select_sql(single, mapping, {}, row_numbers=True, text_sources=text_sources)
         parts.append(f"select file_row_number + {offset + 1} as _row_id, {cols}\nfrom ({body})")
         rows = duckdb.sql(f"select count(*) from read_parquet({_literal(str(path))})").fetchone()
         offset += int(rows[0])
