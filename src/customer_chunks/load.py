@@ -30,9 +30,10 @@ from pathlib import Path
 
 import duckdb
 
+from customer_chunks import flat_files, mongo, sources_db
 from customer_chunks.contract import CONTRACT, ColumnSpec, TableContract
 from customer_chunks.errors import InputError
-from customer_chunks.sources import TableSource, is_plain_column
+from customer_chunks.sources import TableSource, check_expression, is_plain_column
 
 Log = Callable[[str], None]
 
@@ -73,13 +74,26 @@ def _file_list(src: TableSource) -> str:
     return "[" + ", ".join(_literal(str(p)) for p in (src.read_paths or src.paths)) + "]"
 
 
+def _alias(src: TableSource) -> str:
+    """The name a postgres source's database is attached under."""
+    return f"source_{src.table}"
+
+
+def _reads_as_csv(src: TableSource) -> bool:
+    """CSV files, and the CSV copies made of other text layouts (mongoexport files)."""
+    return src.file_format in ("csv", "mongodb")
+
+
 def reader_sql(src: TableSource, *, typed: bool = False, row_numbers: bool = False) -> str:
     """The DuckDB table function reading ``src``.
 
     CSV is read as text (``all_varchar``) so that no value is lost to type sniffing;
     ``typed=True`` sniffs types instead (used only to evaluate expressions).
-    ``row_numbers`` adds Parquet's ``file_row_number`` column.
+    ``row_numbers`` adds Parquet's ``file_row_number`` column. A postgres source is
+    read from its attached database (typed by the server).
     """
+    if src.postgres is not None:
+        return sources_db.reader_sql(_alias(src), src.postgres)
     files = _file_list(src)
     if src.file_format == "parquet":
         numbered = ", file_row_number = true" if row_numbers else ""
@@ -90,6 +104,8 @@ def reader_sql(src: TableSource, *, typed: bool = False, row_numbers: bool = Fal
     args = [files, f"header = {_literal(opts.header)}"]
     if opts.delimiter is not None:
         args.append(f"delim = {_literal(opts.delimiter)}")
+    if opts.names is not None:
+        args.append("names = [" + ", ".join(_literal(n) for n in opts.names) + "]")
     args.append(f"quote = {_literal(opts.quote)}")
     args.append(f"escape = {_literal(opts.escape)}")
     # No encoding: a file in another encoding has been converted to UTF-8 (inspect_files).
@@ -134,6 +150,11 @@ def load_timeout(src: TableSource) -> float:
 def inspect_files(src: TableSource, scratch: Path, log: Log = print) -> TableSource:
     """Read each text input to its end before DuckDB does; return the source to load.
 
+    Layouts DuckDB cannot split itself become an RFC 4180 CSV copy in ``scratch``:
+    whitespace-aligned and fixed-width text (:mod:`customer_chunks.flat_files`) and
+    mongoexport files (:mod:`customer_chunks.mongo`, whose unreadable lines are kept in
+    ``rejected_lines``).
+
     A ``.gz`` file is decompressed in full so that a truncated or damaged archive
     (gzip's CRC) stops the load with a clear error: DuckDB's reader otherwise loads the
     readable part and, on some damage, spins in its error handling. A CSV file in
@@ -142,16 +163,25 @@ def inspect_files(src: TableSource, scratch: Path, log: Log = print) -> TableSou
     refuses) is read from a copy with every CRLF turned into LF. One or two passes over
     each file, 1 MB of memory; Parquet files carry their own checks and are not read.
     """
-    if src.file_format == "parquet":
+    if src.file_format in ("parquet", "postgres"):
         return src
     options = src.csv_options()
+    if src.file_format == "mongodb":
+        return _mongo_copy(src, scratch, log)
     transcode = src.file_format == "csv" and not options.is_utf8
+    layout = src.file_format == "csv" and flat_files.needs_copy(options)
     read_paths: list[Path] = []
     for i, path in enumerate(src.paths):
         current = path
         if transcode:
             current = scratch / f"{src.table}_{i}.utf8.csv"
             _transcode(path, current, options.encoding)
+        if layout:
+            copy = scratch / f"{src.table}_{i}.split.csv"
+            with _reading(path):
+                flat_files.to_csv(current, copy, options, str(path))
+            read_paths.append(copy)
+            continue
         crlf, lf = _count_line_ends(current)
         if src.file_format == "csv" and 0 < crlf < lf:
             copy = scratch / f"{src.table}_{i}.lf.csv"
@@ -165,7 +195,32 @@ def inspect_files(src: TableSource, scratch: Path, log: Log = print) -> TableSou
     if read_paths == src.paths:
         return src
     options_read = {**src.options, "encoding": "utf-8"} if transcode else src.options
+    if layout:
+        options_read = _copy_options(options_read)
     return dataclasses.replace(src, read_paths=read_paths, options=options_read)
+
+
+def _copy_options(options: dict) -> dict:
+    """The reading options of a CSV copy made by flat_files or mongo: its own layout,
+    the source file's timestamp, time-zone and null settings."""
+    kept = {k: v for k, v in options.items() if k not in flat_files.LAYOUT_KEYS}
+    return {**kept, **flat_files.COPY_OPTIONS, "encoding": "utf-8"}
+
+
+def _mongo_copy(src: TableSource, scratch: Path, log: Log) -> TableSource:
+    unnest = src.csv_options().unnest
+    read_paths, rejected = [], []
+    for i, path in enumerate(src.paths):
+        copy = scratch / f"{src.table}_{i}.mongo.csv"
+        with _reading(path):
+            _documents, bad = mongo.to_csv(path, copy, unnest, str(path))
+        rejected += [(n, line, f"{path.name} line {n}: {error}") for n, line, error in bad]
+        read_paths.append(copy)
+        if bad:
+            log(f"  note: {path}: {len(bad):,} lines are not JSON documents; quarantined")
+    return dataclasses.replace(
+        src, read_paths=read_paths, options=_copy_options(src.options), rejected_lines=rejected
+    )
 
 
 def _open(path: Path):
@@ -252,10 +307,14 @@ def read_error(src: TableSource, exc: Exception, what: str) -> InputError:
         "binder error" in lower or "conversion error" in lower
     ):
         fix = f"check the column map in {src.origin}"
+    elif src.postgres is not None:
+        fix = f"check postgres.table / postgres.query in {src.origin}"
     elif src.file_format == "csv":
         fix = "check the file is a CSV file and set options.delimiter/header in a --source file"
     else:
         fix = f"check the file is a {src.file_format} file"
+    if src.postgres is not None:
+        first = sources_db.scrub(first, src.postgres)
     return InputError(f"{src.label()}: {what} ({first}). Fix: {fix}.")
 
 
@@ -266,7 +325,7 @@ def resolve_columns(con: duckdb.DuckDBPyConnection, src: TableSource) -> dict[st
     """
     contract: TableContract = CONTRACT[src.table]
     header = _describe(con, src)
-    if src.file_format == "csv" and len(header) == 1:
+    if _reads_as_csv(src) and len(header) == 1:
         (only,) = header
         if any(ch in only for ch in ",;\t|"):
             raise InputError(
@@ -285,8 +344,20 @@ def resolve_columns(con: duckdb.DuckDBPyConnection, src: TableSource) -> dict[st
                 mapping[col] = _quote(by_lower[col])
     else:
         for col, expr in src.columns.items():
-            if is_plain_column(expr):
-                if expr.strip().lower() not in by_lower:
+            name = expr.strip().lower()
+            structs = src.file_format in ("json", "parquet", "postgres")
+            if is_plain_column(expr) and "." in name and name not in by_lower and structs:
+                # not a dotted field name of this file: a struct field access (JSON)
+                problem = check_expression(expr)
+                if problem:
+                    raise InputError(
+                        f"{src.label()}: column '{expr.strip()}' (mapped to {src.table}.{col} "
+                        f"in {src.origin}) is not in the file (found: {found}). "
+                        "Fix: correct the column map."
+                    )
+                mapping[col] = f"({expr})"
+            elif is_plain_column(expr):
+                if name not in by_lower:
                     raise InputError(
                         f"{src.label()}: column '{expr.strip()}' (mapped to {src.table}.{col} in "
                         f"{src.origin}) is not in the file (found: {found}). "
@@ -415,7 +486,7 @@ def load_table(
         sql = f"create or replace view raw.{src.table} as\n" + _parquet_view_sql(src, mapping)
     else:
         has_expr = any(not is_plain_column(e) for e in src.columns.values())
-        typed = has_expr and src.file_format == "csv"
+        typed = has_expr and _reads_as_csv(src)
         sniffed = _describe(con, src, typed=True) if typed else {}
         body = _select_sql(src, mapping, sniffed)
         if src.distinct:
@@ -447,8 +518,14 @@ def load_table(
     finally:
         timer.cancel()
     rejected = 0
-    if src.file_format == "csv" and not src.distinct:
+    if _reads_as_csv(src) and not src.distinct:
         rejected = _keep_rejected_lines(con, src)
+    if src.rejected_lines and not src.distinct:
+        con.executemany(
+            "insert into raw.rejected_lines values (?, ?, ?, ?)",
+            [[src.table, number, line, error] for number, line, error in src.rejected_lines],
+        )
+        rejected += len(src.rejected_lines)
     return rows, rejected
 
 
@@ -585,6 +662,8 @@ def _lock_down(con: duckdb.DuckDBPyConnection, sources: dict[str, TableSource]) 
         for path in [*src.paths, *(src.read_paths or [])]:
             paths.update({str(path), str(path.resolve())})
     temp = con.execute("select current_setting('temp_directory')").fetchone()[0]
+    # postgres sources were attached before: the scan of an attached database goes on
+    # under enable_external_access = false, while ATTACH, INSTALL and LOAD are refused.
     con.execute(f"set allowed_paths = [{', '.join(_literal(p) for p in sorted(paths))}]")
     if temp:
         con.execute(f"set allowed_directories = [{_literal(temp)}]")
@@ -644,10 +723,16 @@ def load_all(db_path: Path, sources: dict[str, TableSource], log: Log = print) -
     scratch = db_path.with_name(f"{db_path.name}.inputs")  # converted copies, if any
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
-    con = duckdb.connect(str(db_path))
+    databases = {t: s for t, s in sources.items() if s.postgres is not None}
+    config = sources_db.connect_config() if databases else {}
+    con = duckdb.connect(str(db_path), config=config)
     summary: dict[str, dict] = {}
     try:
         sources = {t: inspect_files(s, scratch, log) for t, s in sources.items()}
+        if databases:
+            sources_db.load_extension(con)
+            for table, src in databases.items():
+                sources_db.attach(con, _alias(src), src.postgres, src.origin)
         _lock_down(con, sources)
         con.execute("create schema if not exists raw")
         con.execute(
