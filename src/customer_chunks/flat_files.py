@@ -15,8 +15,10 @@ and it is quarantined as ``malformed_line`` rather than silently reshaped.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import gzip
+from collections.abc import Iterator
 from pathlib import Path
 
 from customer_chunks.errors import InputError
@@ -53,9 +55,12 @@ def _fields(line: str, options: CsvOptions) -> list[str]:
     return fields
 
 
-def _open_text(path: Path):
-    raw = gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")
-    return codecs.getreader("utf-8")(raw, errors="strict")
+@contextlib.contextmanager
+def open_text(path: Path) -> Iterator[codecs.StreamReader]:
+    """``path`` (plain or gzip) as strict UTF-8 text, line by line."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as raw:
+        yield codecs.getreader("utf-8")(raw, errors="strict")
 
 
 def to_csv(path: Path, copy: Path, options: CsvOptions, label: str) -> int:
@@ -67,7 +72,7 @@ def to_csv(path: Path, copy: Path, options: CsvOptions, label: str) -> int:
     written = 0
     header: list[str] | None = list(options.names) if options.names else None
     header_written = False
-    with _open_text(path) as source, open(copy, "w", encoding="utf-8", newline="") as target:
+    with open_text(path) as source, open(copy, "w", encoding="utf-8", newline="") as target:
         writer = csv.writer(target, lineterminator="\n")
         number = 0
         try:

@@ -731,7 +731,7 @@ def load_all(db_path: Path, sources: dict[str, TableSource], log: Log = print) -
         sources = {t: inspect_files(s, scratch, log) for t, s in sources.items()}
         if databases:
             sources_db.load_extension(con)
-            for table, src in databases.items():
+            for src in databases.values():
                 sources_db.attach(con, _alias(src), src.postgres, src.origin)
         _lock_down(con, sources)
         con.execute("create schema if not exists raw")

@@ -19,10 +19,8 @@ written, ``NaN`` as ``NaN`` (quarantined as unparseable by staging).
 
 from __future__ import annotations
 
-import codecs
 import csv
 import datetime as dt
-import gzip
 import math
 from collections.abc import Iterator
 from decimal import Decimal
@@ -32,10 +30,12 @@ from typing import Any
 from bson import json_util
 from bson.datetime_ms import DatetimeMS
 from bson.decimal128 import Decimal128
+from bson.errors import BSONError
 from bson.json_util import DatetimeConversion, JSONOptions
 from bson.objectid import ObjectId
 
 from customer_chunks.errors import InputError
+from customer_chunks.flat_files import open_text
 
 _OPTIONS = JSONOptions(
     tz_aware=True,
@@ -123,8 +123,7 @@ def rows_of(document: dict, unnest: str | None) -> list[dict[str, str | None]]:
 
 def _documents(path: Path, label: str) -> Iterator[tuple[int, str, dict | None, str | None]]:
     """(line number, line, document or None, error) for each non-blank line."""
-    raw = gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")
-    with codecs.getreader("utf-8")(raw, errors="strict") as source:
+    with open_text(path) as source:
         number = 0
         try:
             for number, line in enumerate(source, start=1):  # noqa: B007
@@ -133,7 +132,7 @@ def _documents(path: Path, label: str) -> Iterator[tuple[int, str, dict | None, 
                     continue
                 try:
                     document = json_util.loads(text, json_options=_OPTIONS)
-                except (ValueError, TypeError, OverflowError) as exc:
+                except (ValueError, TypeError, OverflowError, BSONError) as exc:
                     first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
                     yield number, text, None, f"not an Extended JSON document: {first}"
                     continue

@@ -135,7 +135,9 @@ def reader_sql(alias: str, pg: PostgresSource) -> str:
     if pg.query is not None:
         query = pg.query.strip().rstrip(";").replace("'", "''")
         return f"postgres_query('{alias}', '{query}')"
-    return f'{alias}."{pg.schema_.replace(chr(34), 2 * chr(34))}"."{pg.table.replace(chr(34), 2 * chr(34))}"'
+    schema = pg.schema_.replace('"', '""')
+    table = str(pg.table).replace('"', '""')
+    return f'{alias}."{schema}"."{table}"'
 
 
 def known_paths() -> list[Path]:
