@@ -73,7 +73,8 @@ def to_csv(path: Path, copy: Path, options: CsvOptions, label: str) -> int:
     header: list[str] | None = list(options.names) if options.names else None
     header_written = False
     with open_text(path) as source, open(copy, "w", encoding="utf-8", newline="") as target:
-        writer = csv.writer(target, lineterminator="\n")
+        # CRLF ends: the csv module then quotes a field holding a lone CR or LF
+        writer = csv.writer(target, lineterminator="\r\n")
         number = 0
         try:
             for number, raw_line in enumerate(source, start=1):  # noqa: B007

@@ -170,7 +170,8 @@ def to_csv(
         names = {"_id": None}
     columns = list(names)
     with open(copy, "w", encoding="utf-8", newline="") as target:
-        writer = csv.writer(target, lineterminator="\n")
+        # CRLF ends: the csv module then quotes a field holding a lone CR or LF
+        writer = csv.writer(target, lineterminator="\r\n")
         writer.writerow(columns)
         for _number, _line, document, _error in _documents(path, label):
             if document is None:
