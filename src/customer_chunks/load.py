@@ -209,11 +209,12 @@ def _copy_options(options: dict) -> dict:
 
 def _mongo_copy(src: TableSource, scratch: Path, log: Log) -> TableSource:
     unnest = src.csv_options().unnest
+    mapped = [c.strip() for c in src.columns.values() if is_plain_column(c)]
     read_paths, rejected = [], []
     for i, path in enumerate(src.paths):
         copy = scratch / f"{src.table}_{i}.mongo.csv"
         with _reading(path):
-            _documents, bad = mongo.to_csv(path, copy, unnest, str(path))
+            _documents, bad = mongo.to_csv(path, copy, unnest, str(path), mapped)
         rejected += [(n, line, f"{path.name} line {n}: {error}") for n, line, error in bad]
         read_paths.append(copy)
         if bad:
@@ -695,6 +696,11 @@ def check_rejected(
         fix = (
             "the file is not UTF-8: set options.encoding (e.g. latin-1, cp1252 or utf-16) in "
             "a --source file, or save the file as UTF-8"
+        )
+    elif src.file_format == "mongodb":
+        fix = (
+            "export the collection with mongoexport (one JSON document per line, not "
+            "--jsonArray), or check the file is the export"
         )
     else:
         fix = (

@@ -148,13 +148,14 @@ def _documents(path: Path, label: str) -> Iterator[tuple[int, str, dict | None, 
 
 
 def to_csv(
-    path: Path, copy: Path, unnest: str | None, label: str
+    path: Path, copy: Path, unnest: str | None, label: str, mapped: list[str] | None = None
 ) -> tuple[int, list[tuple[int, str, str]]]:
     """Write the documents of a mongoexport file as an RFC 4180 CSV file ``copy``.
 
     Returns (documents read, rejected lines as (line number, line, error)). Two passes
     (the first collects the column names in order of first appearance); memory holds
-    one document and the names.
+    one document and the names. A file with no document gets the ``mapped`` names as
+    its header, so that it is reported as empty (or unreadable), not as mis-mapped.
     """
     names: dict[str, None] = {}
     documents = 0
@@ -167,7 +168,7 @@ def to_csv(
         for row in rows_of(document, unnest):
             names.update(dict.fromkeys(row))
     if not names:
-        names = {"_id": None}
+        names = dict.fromkeys(mapped or ["_id"])
     columns = list(names)
     with open(copy, "w", encoding="utf-8", newline="") as target:
         # CRLF ends: the csv module then quotes a field holding a lone CR or LF
