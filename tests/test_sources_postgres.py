@@ -162,6 +162,47 @@ def test_a_password_in_a_wrong_table_error_and_the_manifest(tmp_path, pg_url, sh
     assert SECRET not in err
 
 
+def test_pgpass_passwords_are_scrubbed_too(tmp_path, monkeypatch):
+    from customer_chunks.sources import PostgresSource
+    from customer_chunks.sources_db import scrub
+
+    pgpass = tmp_path / "pgpass"
+    pgpass.write_text(f"# comment\n127.0.0.1:5432:shop:reader:{SECRET}\\:x\n*:*:*:*:abc\n")
+    monkeypatch.setenv("PGPASSFILE", str(pgpass))
+    monkeypatch.setenv("PGPASSWORD", "from-the-environment")
+    pg = PostgresSource(url="postgresql://reader:in-the-url@127.0.0.1/shop", table="t")
+    text = scrub(
+        f"failed: {SECRET}:x / from-the-environment / in-the-url / "
+        "postgresql://reader:in-the-url@127.0.0.1/shop / password=hunter22 / abc",
+        pg,
+    )
+    assert SECRET not in text and "from-the-environment" not in text and "in-the-url" not in text
+    assert "hunter22" not in text and "postgres://reader@127.0.0.1/shop" in text
+    assert text.endswith("/ abc")  # a 3-character password is not worth mangling messages
+
+
+def test_the_locked_connection_reads_the_declared_database_only(tmp_path, pg_url, shop):
+    """Attached before lock-down, the declared database stays readable; nothing else
+    can be attached afterwards, and a table source sees only its own schema."""
+    from customer_chunks.load import _lock_down
+    from customer_chunks.sources import PostgresSource, TableSource
+    from customer_chunks.sources_db import attach, connect_config, load_extension
+
+    pg = PostgresSource(url=pg_url, schema=shop, table="orders")
+    con = duckdb.connect(config=connect_config())
+    load_extension(con)
+    attach(con, "source_transactions", pg, "test")
+    _lock_down(con, {"transactions": TableSource("transactions", [], "", "postgres", postgres=pg)})
+    assert con.sql(f"select count(*) from source_transactions.{shop}.orders").fetchone() == (4,)
+    with pytest.raises(duckdb.Error, match="disabled"):
+        con.execute(f"attach '{pg_url}' as other (type postgres)")
+    with pytest.raises(duckdb.Error):
+        con.execute("select * from source_transactions.pg_catalog.pg_authid")
+    with pytest.raises(duckdb.Error, match="read-only"):
+        con.execute(f"insert into source_transactions.{shop}.orders (id) values (5)")
+    con.close()
+
+
 @pytest.mark.parametrize(
     ("postgres", "needles"),
     [

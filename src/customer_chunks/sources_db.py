@@ -69,7 +69,28 @@ def secrets(pg: PostgresSource) -> list[str]:
         found.append(password)
     if os.environ.get("PGPASSWORD"):
         found.append(os.environ["PGPASSWORD"])
-    return sorted({s for s in found if s}, key=len, reverse=True)
+    found += _pgpass_passwords()
+    # A password of one to three characters would turn every such letter of a message
+    # into *** and is no secret worth the name; the whole URL is always replaced.
+    return sorted({s for s in found if len(s) >= 4 or s == pg.url}, key=len, reverse=True)
+
+
+def _pgpass_passwords() -> list[str]:
+    """The passwords in the libpq password file ($PGPASSFILE or ~/.pgpass), if readable:
+    libpq never prints them, but a message must not either."""
+    path = Path(os.environ.get("PGPASSFILE") or Path.home() / ".pgpass")
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+    found = []
+    for line in lines:
+        if line.strip() and not line.lstrip().startswith("#"):
+            # host:port:database:user:password, with \: and \\ escaped
+            fields = re.split(r"(?<!\\):", line, maxsplit=4)
+            if len(fields) == 5 and fields[4]:
+                found.append(fields[4].replace("\\:", ":").replace("\\\\", "\\"))
+    return found
 
 
 def scrub(text: str, pg: PostgresSource) -> str:
@@ -119,8 +140,10 @@ def attach(con: duckdb.DuckDBPyConnection, alias: str, pg: PostgresSource, where
     """Attach ``pg``'s database read-only as ``alias``; one-line InputError without
     credentials when the server cannot be reached or refuses the login."""
     url = pg.url.replace("'", "''")
+    # A table source sees only its own schema; a query runs with the login's rights.
+    schema = "" if pg.table is None else ", schema '" + pg.schema_.replace("'", "''") + "'"
     try:
-        con.execute(f"attach '{url}' as {alias} (type postgres, read_only)")
+        con.execute(f"attach '{url}' as {alias} (type postgres, read_only{schema})")
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(
