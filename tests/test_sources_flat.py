@@ -212,3 +212,17 @@ def test_cdnow_whitespace_export_loads_as_published(tmp_path):
     acc = query(warehouse, "select * from marts.row_accounting").set_index("table_name")
     assert acc.loc["transactions", "rows_read"] == 6_919
     assert acc.is_balanced.all()
+
+
+def test_yyyymmdd_without_a_format_names_the_format_to_set(tmp_path, capsys):
+    (tmp_path / "t.txt").write_text("c1 19970101 1\nc2 19970102 2\n")
+    (tmp_path / "s.yml").write_text(
+        "tables:\n  transactions:\n    path: t.txt\n"
+        "    options: {delimiter: whitespace, header: false, names: [a, b, c]}\n"
+        "    columns: {customer_id: a, ordered_at: b, amount: c}\n"
+    )
+    code = main(["load", "--source", str(tmp_path / "s.yml"), "--warehouse", str(tmp_path / "w")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err
+    assert "2 of 2 values are not timestamps (e.g. '19970101')" in err
+    assert "timestamp_format (e.g. '%Y%m%d')" in err

@@ -216,3 +216,18 @@ def test_rows_read_equal_staged_plus_quarantined_for_exports(tmp_path):
         "where table_name = 'transactions' order by 1",
     ).quarantine_reason.tolist()
     assert reasons == ["malformed_line", "missing_amount", "unparseable_price"]
+
+
+def test_customers_from_the_orders_export(tmp_path):
+    """`from:` reuses the export: one customer row per distinct mapped combination."""
+    spec = write_export(tmp_path, "relaxed")
+    spec.write_text(
+        SPEC.split("  customers:")[0]
+        + "  customers:\n    from: transactions\n    distinct: true\n"
+        + "    columns: {customer_id: customer.id}\n"
+    )
+    summary = load_all(tmp_path / "w.duckdb", sources.from_source_file(spec), log=lambda m: None)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
+    ids = con.sql("select customer_id from raw.customers order by _row_id").fetchall()
+    assert ids == [("c1",), ("c2",), ("c3",)]
+    assert summary["transactions"]["rows"] == 5

@@ -249,3 +249,23 @@ def test_rows_read_equal_staged_plus_quarantined_for_a_database(tmp_path, pg_url
         "where table_name = 'transactions' order by 1",
     ).quarantine_reason.tolist()
     assert reasons == ["missing_customer_id", "missing_timestamp"]
+
+
+def test_customers_from_the_orders_table(tmp_path, pg_url, shop):
+    spec = tmp_path / "s.yml"
+    spec.write_text(
+        f"""
+tables:
+  transactions:
+    postgres: {{url: "{pg_url}", schema: {shop}, table: orders}}
+    columns: {{order_id: id, customer_id: customer, ordered_at: placed, amount: price}}
+  customers:
+    from: transactions
+    distinct: true
+    columns: {{customer_id: customer}}
+"""
+    )
+    load_all(tmp_path / "w.duckdb", sources.from_source_file(spec), log=lambda m: None)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
+    ids = con.sql("select customer_id from raw.customers order by _row_id").fetchall()
+    assert ids == [("c1",), ("c2",), (None,)]

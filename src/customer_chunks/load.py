@@ -21,6 +21,7 @@ import contextlib
 import dataclasses
 import gzip
 import os
+import re
 import shutil
 import threading
 import time
@@ -629,9 +630,13 @@ def check_values(
         what = "timestamps" if c.kind == "timestamp" else "numbers"
         if bad > MAX_BAD_SHARE * non_null:
             if c.kind == "timestamp":
+                # a date-only YYYYMMDD value (19970101) is common in flat exports
+                shape = (
+                    "%Y%m%d" if re.fullmatch(r"\d{8}", str(example).strip()) else "%d/%m/%Y %H:%M"
+                )
                 fix = (
                     "write ISO 8601 timestamps (2024-05-31 14:02:00) or set "
-                    "options.timestamp_format (e.g. '%d/%m/%Y %H:%M') in a --source file"
+                    f"options.timestamp_format (e.g. '{shape}') in a --source file"
                 )
             else:
                 fix = (
