@@ -579,6 +579,14 @@ def _keep_rejected_lines(con: duckdb.DuckDBPyConnection, src: TableSource) -> in
     return int(n)
 
 
+def _shown(value: object) -> str:
+    """A value for a one-line message: escaped when it holds a line break or another
+    control character, and cut at 80 characters."""
+    text = str(value)
+    shown = text if text.isprintable() else repr(text)[1:-1]
+    return shown if len(shown) <= 80 else shown[:77] + "..."
+
+
 def columns_to_check(
     con: duckdb.DuckDBPyConnection, table: str, mapping: dict[str, str]
 ) -> list[ColumnSpec]:
@@ -645,11 +653,11 @@ def check_values(
                 )
             raise InputError(
                 f"{src.label()}: column {source_col} ({src.table}.{c.name}): {bad:,} of "
-                f"{non_null:,} values are not {what} (e.g. '{example}'). Fix: {fix}."
+                f"{non_null:,} values are not {what} (e.g. '{_shown(example)}'). Fix: {fix}."
             )
         notes.append(
             f"{src.table}.{c.name}: {bad:,} of {non_null:,} values are not {what} "
-            f"(e.g. '{example}'); those rows are quarantined"
+            f"(e.g. '{_shown(example)}'); those rows are quarantined"
         )
     return notes
 
