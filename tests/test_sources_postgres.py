@@ -189,7 +189,7 @@ def test_the_locked_connection_reads_the_declared_database_only(tmp_path, pg_url
     from customer_chunks.sources_db import attach, connect_config, load_extension
 
     pg = PostgresSource(url=pg_url, schema=shop, table="orders")
-    con = duckdb.connect(config=connect_config())
+    con = duckdb.connect(config=connect_config(tmp_path / "extensions"))
     load_extension(con)
     attach(con, "source_transactions", pg, "test")
     _lock_down(con, {"transactions": TableSource("transactions", [], "", "postgres", postgres=pg)})

@@ -743,7 +743,7 @@ def load_all(db_path: Path, sources: dict[str, TableSource], log: Log = print) -
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
     databases = {t: s for t, s in sources.items() if s.postgres is not None}
-    config = sources_db.connect_config() if databases else {}
+    config = sources_db.connect_config(scratch / "duckdb_extensions") if databases else {}
     con = duckdb.connect(str(db_path), config=config)
     summary: dict[str, dict] = {}
     try:
