@@ -14,7 +14,7 @@ leaves as (
     where is_leaf
 ),
 
-merges as (
+merge_steps as (
     select
         linkage.*,
         linkage.node_id - leaves.leaf_count as step
@@ -24,4 +24,4 @@ merges as (
 )
 
 select {{ contract_columns() }}
-from merges
+from merge_steps
