@@ -14,12 +14,15 @@ They read YAML and SQL text and run the ML pipeline on a few hundred customers: 
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import re
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from fixtures.fake_warehouse import build_fake_warehouse
 from fixtures.mart_contracts import (
     MARTS_DIR,
@@ -30,16 +33,55 @@ from fixtures.mart_contracts import (
     sql_refs,
 )
 
+from customer_chunks.ml.features import FEATURE_COLUMNS
 from customer_chunks.ml.pipeline import run_high_value, run_segmentation
-from customer_chunks.ml.synthetic import make_customer_features
 from customer_chunks.ml_tables import pack
 
 ML_DIR = ROOT / "python_models" / "ml"
 # The package function behind each run model (python_models/ml/*_run.py).
 RUNS = {"ml_segmentation_run": run_segmentation, "ml_high_value_run": run_high_value}
 _ML_OUTPUT = re.compile(r"""ml_output\(\s*ref\(\s*'(\w+)'\s*\)\s*,\s*'(\w+)'\s*\)""")
-FAST = {"sample_size": 300, "n_bootstrap": 2, "bootstrap_sample_size": 200}
-QUIET = {"log": lambda _: None}
+# The package argument each dbt var reaches through the run models' config.
+VAR_ARGUMENTS = {
+    "segmentation_features": "segmentation_features",
+    "k_min": "k_min",
+    "k_max": "k_max",
+    "force_k": "force_k",
+    "recommended_algorithm": "recommended",
+    "ml_sample_size": "sample_size",
+    "ml_bootstrap_resamples": "n_bootstrap",
+    "random_state": "random_state",
+    "high_value_top_share": "top_share",
+    "high_value_trees": "n_estimators",
+}
+FAST = {"sample_size": 300, "n_bootstrap": 2, "bootstrap_sample_size": 200, "n_estimators": 10}
+
+
+def _run(function, *frames: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Call a pipeline function as its run model does: the dbt vars' values from
+    dbt_project.yml (their home), made small and quiet for a test."""
+    with (ROOT / "dbt_project.yml").open(encoding="utf-8") as handle:
+        variables = yaml.safe_load(handle)["vars"]
+    accepted = inspect.signature(function).parameters
+    settings = {
+        argument: variables[var]
+        for var, argument in VAR_ARGUMENTS.items()
+        if var in variables and argument in accepted
+    }
+    settings.update({key: value for key, value in FAST.items() if key in accepted})
+    return function(*frames, **settings, log=lambda _: None)
+
+
+def _customers(n: int, seed: int) -> pd.DataFrame:
+    """Customers in three groups with every feature and a horizon spend (half buy)."""
+    rng = np.random.default_rng(seed)
+    group = rng.integers(0, 3, n)
+    frame = pd.DataFrame({"customer_id": [f"C{i:05d}" for i in range(n)]})
+    for j, feature in enumerate(FEATURE_COLUMNS):
+        frame[feature] = rng.lognormal(1.0 + group * (1 + j % 3), 0.4, n)
+    bought = rng.random(n) < 0.5
+    frame["horizon_spend"] = np.where(bought, frame["monetary"] * rng.uniform(0.5, 1.5, n), 0.0)
+    return frame
 
 
 def _sql(name: str) -> str:
@@ -64,27 +106,25 @@ def _words(text: str) -> set[str]:
 @pytest.fixture(scope="module")
 def outputs() -> dict[str, dict[str, pd.DataFrame]]:
     """What each run model returns on a few hundred synthetic customers."""
-    features = make_customer_features(400, random_state=0)
-    scoring = make_customer_features(200, random_state=1).drop(columns=["horizon_spend"])
+    features = _customers(400, seed=0)
+    scoring = _customers(200, seed=1).drop(columns=["horizon_spend"])
     return {
-        "ml_segmentation_run": run_segmentation(
-            features.drop(columns=["horizon_spend"]), **FAST, **QUIET
-        ),
-        "ml_high_value_run": run_high_value(features, scoring, n_estimators=10, **QUIET),
+        "ml_segmentation_run": _run(run_segmentation, features.drop(columns=["horizon_spend"])),
+        "ml_high_value_run": _run(run_high_value, features, scoring),
     }
 
 
 @pytest.fixture(scope="module")
 def fallback_outputs() -> dict[str, dict[str, pd.DataFrame]]:
     """What each run returns when it cannot fit: one customer; nobody buys in the horizon."""
-    features = make_customer_features(40, random_state=0)
+    features = _customers(40, seed=0)
     nobody_buys = features.assign(horizon_spend=0.0)
     return {
-        "ml_segmentation_run": run_segmentation(
-            features.head(1).drop(columns=["horizon_spend"]), **FAST, **QUIET
+        "ml_segmentation_run": _run(
+            run_segmentation, features.head(1).drop(columns=["horizon_spend"])
         ),
-        "ml_high_value_run": run_high_value(
-            nobody_buys, features.drop(columns=["horizon_spend"]), **QUIET
+        "ml_high_value_run": _run(
+            run_high_value, nobody_buys, features.drop(columns=["horizon_spend"])
         ),
     }
 
@@ -131,6 +171,9 @@ def test_every_contract_column_of_an_ml_mart_comes_from_its_outputs(outputs) -> 
 
 def test_fallback_outputs_have_the_columns_of_normal_ones(outputs, fallback_outputs) -> None:
     """The marts select the same columns whichever path the pipeline took."""
+    # both runs did take a fallback, which they record in a note
+    assert fallback_outputs["ml_segmentation_run"]["model_validation"]["note"].notna().all()
+    assert fallback_outputs["ml_high_value_run"]["metrics"]["note"].notna().all()
     for run, frames in outputs.items():
         fallback = fallback_outputs[run]
         assert set(fallback) == set(frames), run
