@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 
 # Features shown in the distributions and the drill-down, with whether they are
-# heavy-tailed (plotted on a log axis).
+# heavy-tailed (plotted on a log axis). Every name here and in LABELS is a column of
+# dim_customers' contract (checked by tests/test_one_home.py).
 KEY_FEATURES: list[tuple[str, bool]] = [
     ("recency_days", False),
     ("frequency", True),
@@ -87,6 +88,8 @@ PALETTE = [
 NOISE_COLOUR = "#9a9a9a"
 OUTLIER_COLOUR = "#d62728"
 
+# The ML marts the report reads (tests/test_one_home.py checks this against the
+# segmentation_report exposure and the marts built from the ML runs).
 ML_TABLES = [
     "kmeans_candidates",
     "model_validation",

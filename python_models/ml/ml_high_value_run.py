@@ -1,6 +1,6 @@
 """Train the RandomForest high-value model on features as of the training cutoff with
 the label from the horizon after it, cross-validate it, and score every customer on
-features as of as_of; the ml_* models beside this one each unpack one output."""
+features as of as_of; one column per output, read by the marts (README.md beside this)."""
 
 from customer_chunks.ml.pipeline import run_high_value
 from customer_chunks.ml_tables import config_value, current_features, log, pack

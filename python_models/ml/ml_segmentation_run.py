@@ -1,5 +1,5 @@
 """Fit K-Means (k chosen over a range), Ward hierarchy, DBSCAN and PCA once and keep
-every output; the ml_* models beside this one each unpack one of them."""
+every output, one column each; the marts read them (see README.md beside this file)."""
 
 from customer_chunks.ml.pipeline import run_segmentation
 from customer_chunks.ml_tables import config_value, current_features, log, pack
