@@ -12,6 +12,7 @@ with memory bounded by DuckDB's ``memory_limit``.
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,9 +21,10 @@ import duckdb
 
 from customer_chunks.contract import CONTRACT, ColumnSpec, TableContract
 from customer_chunks.errors import InputError
+from customer_chunks.logs import forward_to
 from customer_chunks.sources import TableSource, is_plain_column
 
-Log = Callable[[str], None]
+logger = logging.getLogger(__name__)
 
 # Share of non-null values that may fail to parse before the whole column is taken to
 # be in the wrong format (an error) rather than a few bad rows (quarantined).
@@ -374,12 +376,20 @@ def create_empty(con: duckdb.DuckDBPyConnection, table: str) -> None:
     con.execute(f"create or replace table raw.{table} (_row_id bigint, {cols})")
 
 
-def load_all(db_path: Path, sources: dict[str, TableSource], log: Log = print) -> dict:
+def load_all(
+    db_path: Path, sources: dict[str, TableSource], log: Callable[[str], None] | None = None
+) -> dict:
     """Check every input and load it into ``raw`` in the DuckDB file at ``db_path``.
 
     Raises InputError (one line naming the file, column and fix) on unusable input.
-    Returns a summary per table: rows read, lines rejected, notes.
+    Returns a summary per table: rows read, lines rejected, notes. Progress goes to this
+    module's logger; ``log``, kept for older callers, also receives each message.
     """
+    with forward_to(log):
+        return _load_all(db_path, sources)
+
+
+def _load_all(db_path: Path, sources: dict[str, TableSource]) -> dict:
     con = duckdb.connect(str(db_path))
     summary: dict[str, dict] = {}
     try:
@@ -414,9 +424,9 @@ def load_all(db_path: Path, sources: dict[str, TableSource], log: Log = print) -
             summary[table] = {"provided": True, "rows": rows, "rejected": rejected, "notes": notes}
             took = time.perf_counter() - started
             extra = f", {rejected:,} malformed lines kept for quarantine" if rejected else ""
-            log(f"loaded {table}: {rows:,} rows from {src.label()}{extra} ({took:.1f} s)")
+            logger.info(f"loaded {table}: {rows:,} rows from {src.label()}{extra} ({took:.1f} s)")
             for note in notes:
-                log(f"  note: {note}")
+                logger.info(f"  note: {note}")
         con.execute("checkpoint")
     finally:
         con.close()
