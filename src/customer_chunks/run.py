@@ -137,14 +137,15 @@ class _Progress:
         self.total = 0
         self.done = 0
 
-    def event(self, line: str) -> None:
+    def event(self, line: str) -> bool:
+        """Log what ``line`` (one dbt event) says; True when a line was logged."""
         try:
             event = json.loads(line)
             info, data = event["info"], event.get("data", {})
         except (ValueError, KeyError, TypeError):
             if line.strip():
                 logger.info("dbt: %s", line.strip())
-            return
+            return bool(line.strip())
         self.invocation_id = info.get("invocation_id") or self.invocation_id
         name = info.get("name", "")
         node = data.get("node_info") or {}
@@ -152,9 +153,12 @@ class _Progress:
             self.errors.append(" ".join(str(info["msg"]).split()))
         if name == "LogStartLine":
             self.running = (node.get("node_name", "?"), time.monotonic())
-            return
+            return False
+        if name in {"UnableToPartialParse", "FoundStats"}:
+            logger.info("dbt: %s", info.get("msg"))
+            return True
         if name not in _RESULT_EVENTS:
-            return
+            return False
         self.running = None
         self.total = int(data.get("total") or data.get("num_models") or self.total)
         self.done = int(data.get("index") or self.done + 1)
@@ -166,12 +170,15 @@ class _Progress:
             if status in _FAILED or status == "warn":
                 self.tests_failed += status != "warn"
                 logger.warning("%s test %s %s", where, node.get("node_name"), status.upper())
-            elif time.monotonic() - self.last_tests_line >= HEARTBEAT_S or self.done == self.total:
+                return True
+            if time.monotonic() - self.last_tests_line >= HEARTBEAT_S or self.done == self.total:
                 self.last_tests_line = time.monotonic()
                 logger.info("%s tests: %d passed so far", where, self.tests_done)
-            return
+                return True
+            return False
         level = logging.WARNING if status in _FAILED else logging.INFO
         logger.log(level, "%s %s %s %.1f s", where, node.get("node_name"), status.upper(), took)
+        return True
 
     def heartbeat(self) -> None:
         if self.running is not None:
@@ -284,10 +291,11 @@ def dbt_build(
             if line is None:
                 open_streams -= 1
                 continue
-            last_output = time.monotonic()
             if stream == "out":
-                progress.event(line)
+                if progress.event(line):
+                    last_output = time.monotonic()
             elif line.strip():
+                last_output = time.monotonic()
                 # Python models print progress (customer_chunks.ml_tables.log) to stderr.
                 text = line.strip()
                 if len(text) > 9 and text[2] == ":" and text[5] == ":" and text[8] == " ":
