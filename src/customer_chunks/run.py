@@ -136,6 +136,7 @@ class _Progress:
         self.last_tests_line = 0.0
         self.total = 0
         self.done = 0
+        self.bar = None
 
     def event(self, line: str) -> bool:
         """Log what ``line`` (one dbt event) says; True when a line was logged."""
@@ -162,6 +163,9 @@ class _Progress:
         self.running = None
         self.total = int(data.get("total") or data.get("num_models") or self.total)
         self.done = int(data.get("index") or self.done + 1)
+        if self.bar is not None:
+            self.bar.total, self.bar.n = self.total, self.done
+            self.bar.refresh()
         status = str(data.get("status") or node.get("node_status") or "").lower()
         took = float(data.get("execution_time") or 0.0)
         where = f"dbt {self.done}/{self.total}"
@@ -192,6 +196,23 @@ class _Progress:
             )
         else:
             logger.info("dbt: working (%d/%d nodes done)", self.done, self.total)
+
+
+@contextlib.contextmanager
+def _bar():
+    """A tqdm bar of dbt nodes under the log lines when standard error is a terminal
+    (nothing in logs, pipes and CI)."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from tqdm import tqdm
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    with (
+        logging_redirect_tqdm(loggers=[logging.getLogger("customer_chunks")]),
+        tqdm(desc="dbt build", unit="node", leave=False, file=sys.stderr) as bar,
+    ):
+        yield bar
 
 
 def _run_results(target: Path, invocation_id: str | None) -> list[dict]:
@@ -270,7 +291,9 @@ def dbt_build(
     for pump in pumps:
         pump.start()
     open_streams, last_output = 2, time.monotonic()
+    stack = contextlib.ExitStack()
     try:
+        progress.bar = stack.enter_context(_bar())
         while open_streams:
             left = timeout - (time.monotonic() - started)
             if left <= 0:
@@ -306,6 +329,8 @@ def dbt_build(
     except BaseException:
         _kill_group(proc)
         raise
+    finally:
+        stack.close()
     took = time.monotonic() - started
     results = _run_results(state / "target", progress.invocation_id)
     failed = [r for r in results if str(r.get("status")).lower() in _FAILED]
