@@ -194,6 +194,8 @@ class _Progress:
                 node,
                 time.monotonic() - since,
             )
+        elif self.total == 0:
+            logger.info("dbt: starting (loading dbt, parsing the project)")
         else:
             logger.info("dbt: working (%d/%d nodes done)", self.done, self.total)
 
