@@ -3,9 +3,9 @@
 Errors in the input or the build print one line (`error: ...` naming the file, the
 column and the fix) and exit with status 2; they never print a traceback.
 
-Progress goes to standard error, one ``HH:MM:SS message`` line per step (the format is
-set once, in :func:`customer_chunks.logs.configure`); results (where the warehouse,
-reports and exports are) go to standard output.
+Progress goes to standard output, one ``HH:MM:SS message`` line per step (the format
+is set once, in :func:`customer_chunks.logs.configure`), followed by the results (where
+the warehouse, reports and exports are); standard error carries only the error line.
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 
 Every module logs through ``logging.getLogger(__name__)``; nothing is configured on
 import, so a program that uses the package as a library decides where the lines go.
-The CLI calls :func:`configure`: progress lines go to standard error as
-``HH:MM:SS message`` (warnings and errors add their level), and standard output is
-left for results (paths, summaries).
+The CLI calls :func:`configure`: progress lines go to standard output as
+``HH:MM:SS message`` (warnings add their level), beside the results (paths,
+summaries), so that standard error carries only the one ``error: ...`` line of a failed
+command and a script can tell the two apart.
 """
 
 from __future__ import annotations
@@ -28,13 +29,13 @@ class _Formatter(logging.Formatter):
 
 
 def configure(level: int = logging.INFO, stream=None) -> logging.Handler:
-    """Send the package's log records to ``stream`` (default: standard error) in the
+    """Send the package's log records to ``stream`` (default: standard output) in the
     one format. Idempotent: a second call replaces the handler it added before."""
     logger = logging.getLogger(ROOT)
     for handler in list(logger.handlers):
         if getattr(handler, "_customer_chunks", False):
             logger.removeHandler(handler)
-    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler = logging.StreamHandler(stream if stream is not None else sys.stdout)
     handler.setFormatter(_Formatter(FORMAT, DATEFMT))
     handler._customer_chunks = True  # type: ignore[attr-defined]
     logger.addHandler(handler)

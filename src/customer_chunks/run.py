@@ -202,9 +202,9 @@ class _Progress:
 
 @contextlib.contextmanager
 def _bar():
-    """A tqdm bar of dbt nodes under the log lines when standard error is a terminal
+    """A tqdm bar of dbt nodes under the log lines when standard output is a terminal
     (nothing in logs, pipes and CI)."""
-    if not sys.stderr.isatty():
+    if not sys.stdout.isatty():
         yield None
         return
     from tqdm import tqdm
@@ -212,7 +212,7 @@ def _bar():
 
     with (
         logging_redirect_tqdm(loggers=[logging.getLogger("customer_chunks")]),
-        tqdm(desc="dbt build", unit="node", leave=False, file=sys.stderr) as bar,
+        tqdm(desc="dbt build", unit="node", leave=False, file=sys.stdout) as bar,
     ):
         yield bar
 
