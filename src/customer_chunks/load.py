@@ -20,6 +20,7 @@ import codecs
 import contextlib
 import dataclasses
 import gzip
+import logging
 import os
 import shutil
 import threading
@@ -32,9 +33,10 @@ import duckdb
 
 from customer_chunks.contract import CONTRACT, ColumnSpec, TableContract
 from customer_chunks.errors import InputError
+from customer_chunks.logs import forward_to
 from customer_chunks.sources import TableSource, is_plain_column
 
-Log = Callable[[str], None]
+logger = logging.getLogger(__name__)
 
 # Share of non-null values that may fail to parse before the whole column is taken to
 # be in the wrong format (an error) rather than a few bad rows (quarantined).
@@ -131,7 +133,7 @@ def load_timeout(src: TableSource) -> float:
     return LOAD_SECONDS_BASE + LOAD_SECONDS_PER_GB * size / 1e9
 
 
-def inspect_files(src: TableSource, scratch: Path, log: Log = print) -> TableSource:
+def inspect_files(src: TableSource, scratch: Path) -> TableSource:
     """Read each text input to its end before DuckDB does; return the source to load.
 
     A ``.gz`` file is decompressed in full so that a truncated or damaged archive
@@ -156,7 +158,7 @@ def inspect_files(src: TableSource, scratch: Path, log: Log = print) -> TableSou
         if src.file_format == "csv" and 0 < crlf < lf:
             copy = scratch / f"{src.table}_{i}.lf.csv"
             _normalise_line_ends(current, copy)
-            log(
+            logger.info(
                 f"  note: {path}: {crlf:,} of {lf:,} lines end in CRLF, the rest in LF; "
                 "read with every line ending in LF"
             )
@@ -632,14 +634,22 @@ def check_rejected(
     return notes
 
 
-def load_all(db_path: Path, sources: dict[str, TableSource], log: Log = print) -> dict:
+def load_all(
+    db_path: Path, sources: dict[str, TableSource], log: Callable[[str], None] | None = None
+) -> dict:
     """Check every input and load it into ``raw`` in the DuckDB file at ``db_path``.
 
     Raises InputError (one line naming the file, column and fix) on unusable input.
     Returns a summary per table: rows read, lines rejected, notes. The connection can
     read only the declared input files (see :func:`_lock_down`); each table's load is
-    stopped after :func:`load_timeout` seconds.
+    stopped after :func:`load_timeout` seconds. Progress goes to this module's logger;
+    ``log``, kept for older callers, also receives each message.
     """
+    with forward_to(log):
+        return _load_all(db_path, sources)
+
+
+def _load_all(db_path: Path, sources: dict[str, TableSource]) -> dict:
     db_path = Path(db_path)
     scratch = db_path.with_name(f"{db_path.name}.inputs")  # converted copies, if any
     shutil.rmtree(scratch, ignore_errors=True)
@@ -647,7 +657,7 @@ def load_all(db_path: Path, sources: dict[str, TableSource], log: Log = print) -
     con = duckdb.connect(str(db_path))
     summary: dict[str, dict] = {}
     try:
-        sources = {t: inspect_files(s, scratch, log) for t, s in sources.items()}
+        sources = {t: inspect_files(s, scratch) for t, s in sources.items()}
         _lock_down(con, sources)
         con.execute("create schema if not exists raw")
         con.execute(
@@ -681,9 +691,9 @@ def load_all(db_path: Path, sources: dict[str, TableSource], log: Log = print) -
             summary[table] = {"provided": True, "rows": rows, "rejected": rejected, "notes": notes}
             took = time.perf_counter() - started
             extra = f", {rejected:,} malformed lines kept for quarantine" if rejected else ""
-            log(f"loaded {table}: {rows:,} rows from {src.label()}{extra} ({took:.1f} s)")
+            logger.info(f"loaded {table}: {rows:,} rows from {src.label()}{extra} ({took:.1f} s)")
             for note in notes:
-                log(f"  note: {note}")
+                logger.info(f"  note: {note}")
         con.execute("checkpoint")
     finally:
         con.close()
