@@ -2,20 +2,22 @@
 every output; the ml_* models beside this one each unpack one of them."""
 
 from customer_chunks.ml.pipeline import run_segmentation
-from customer_chunks.ml_tables import config_value, current_features, log, pack
+from customer_chunks.ml.settings import optional, required
+from customer_chunks.ml_tables import current_features, log, pack
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
     frames = run_segmentation(
         current_features(dbt.ref("int_customer_features_by_snapshot")),
-        k_min=config_value(dbt, "k_min", int, 2),
-        k_max=config_value(dbt, "k_max", int, 10),
-        force_k=config_value(dbt, "force_k", int),
-        recommended=config_value(dbt, "recommended_algorithm", str, "kmeans"),
-        sample_size=config_value(dbt, "ml_sample_size", int, 20_000),
-        n_bootstrap=config_value(dbt, "ml_bootstrap_resamples", int, 6),
-        random_state=config_value(dbt, "random_state", int, 0),
+        segmentation_features=required(dbt, "segmentation_features", list),
+        k_min=required(dbt, "k_min", int),
+        k_max=required(dbt, "k_max", int),
+        force_k=optional(dbt, "force_k", int),
+        recommended=required(dbt, "recommended_algorithm", str),
+        sample_size=required(dbt, "ml_sample_size", int),
+        n_bootstrap=required(dbt, "ml_bootstrap_resamples", int),
+        random_state=required(dbt, "random_state", int),
         log=log,
     )
     return pack(frames)

@@ -44,6 +44,7 @@ __all__ = [
     "GenerateResult",
     "Persona",
     "generate",
+    "planted_personas",
 ]
 
 TABLES = ("transactions", "customers", "web_events", "engagement_events")
@@ -168,8 +169,8 @@ PERSONAS = (
     Persona(
         "regular",
         share=0.22,
-        signup_days_ago=(60, 1095),
-        orders_per_month=0.7,
+        signup_days_ago=(400, 1095),
+        orders_per_month=0.5,
         browse_sessions_per_month=0.2,
         push_opt_in=0.3,
         open_rate=0.22,
@@ -179,7 +180,7 @@ PERSONAS = (
         "big_spender",
         share=0.03,
         signup_days_ago=(180, 1095),
-        orders_per_month=1.1,
+        orders_per_month=0.8,
         extra_lines_per_order=3.0,
         price_tilt=0.9,
         quantity_boost=1.8,
@@ -196,7 +197,7 @@ PERSONAS = (
     Persona(
         "new",
         share=0.10,
-        signup_days_ago=(0, 100),
+        signup_days_ago=(0, 60),
         orders_per_month=1.2,
         browse_sessions_per_month=0.6,
         email_opt_in=0.8,
@@ -210,8 +211,8 @@ PERSONAS = (
     Persona(
         "lapsing",
         share=0.15,
-        signup_days_ago=(300, 1095),
-        stop_days_ago=(90, 270),
+        signup_days_ago=(600, 1095),
+        stop_days_ago=(180, 300),
         orders_per_month=1.0,
         browse_sessions_per_month=0.2,
         open_rate=0.15,
@@ -222,8 +223,8 @@ PERSONAS = (
     Persona(
         "churned",
         share=0.16,
-        signup_days_ago=(420, 1095),
-        stop_days_ago=(365, 1000),
+        signup_days_ago=(900, 1095),
+        stop_days_ago=(500, 800),
         orders_per_month=0.8,
         extra_lines_per_order=1.5,
         return_factor=1.2,
@@ -238,7 +239,7 @@ PERSONAS = (
     Persona(
         "one_time",
         share=0.15,
-        signup_days_ago=(0, 1095),
+        signup_days_ago=(300, 1095),
         orders_per_month=0.0,
         max_orders=1,
         extra_lines_per_order=1.5,
@@ -446,6 +447,28 @@ def generate(
     )
 
 
+def planted_personas(
+    n_customers: int, seed: int, *, block_size: int = BLOCK_SIZE
+) -> dict[str, str]:
+    """The persona planted in each customer of ``generate(n_customers, seed, ...)``.
+
+    Replays only the first draw of each block's customer stream (the persona), so it
+    agrees with the files without reading them and without writing the personas out.
+    Returns ``{customer_id: persona name}`` for all ``n_customers`` ids. The same
+    ``block_size`` as the generation must be given. O(n) time and memory.
+    """
+    width = max(7, len(str(n_customers)))
+    names = np.asarray([p.name for p in PERSONAS], dtype=object)
+    out: dict[str, str] = {}
+    for index in range(math.ceil(n_customers / block_size)):
+        first = index * block_size
+        n = min(block_size, n_customers - first)
+        persona = _draw(_rng(seed, index, _CUSTOMERS), _persona_array("share"), n)
+        ids = _ids("C", np.arange(first + 1, first + n + 1), width).to_pylist()
+        out.update(zip(ids, names[persona], strict=True))
+    return out
+
+
 # --------------------------------------------------------------------------- helpers
 
 
@@ -604,7 +627,7 @@ def _draw_customers(rng: np.random.Generator, n: int) -> _Customers:
         signed_up_at=signed_up,
         first_order_at=first_order,
         active_until=active_until,
-        activity=rng.gamma(2.0, 0.5, n),
+        activity=rng.gamma(10.0, 0.1, n),
         engagement=rng.gamma(4.0, 0.25, n),
         favourite_category=_draw_rowwise(rng, _category_cdfs(), persona),
         birth_year=np.clip(np.round(birth_year), 1935, 2007).astype(np.int64),

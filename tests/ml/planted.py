@@ -48,7 +48,10 @@ class PlantedSpec:
     spend: str = "lognormal"  # lognormal | gamma | pareto
     counts: str = "negbin"  # negbin | poisson
     recency: str = "gamma"  # gamma | uniform
-    zero_inflated_web: bool = False  # most customers have no web sessions at all
+    # "linked": most customers have no web session, fewer in the active personas;
+    # "unrelated": 70% have none whatever their persona (a known limitation, see tests)
+    zero_inflated_web: str = ""
+    sparse_share: float = 0.12  # customers with any return / any click
     missing: tuple[str, ...] = ()  # optional inputs absent: "web", "engagement", "customers"
     redundant: bool = True  # gross_revenue ~ monetary, web_events ~ web_sessions
     n_customers: int = 6_000
@@ -81,7 +84,8 @@ GENERATORS: tuple[PlantedSpec, ...] = (
     PlantedSpec(
         "zero_inflated_behaviour",
         ("champions", "lapsed_one_time", "lapsing_regulars", "steady_small_baskets"),
-        zero_inflated_web=True,
+        zero_inflated_web="linked",
+        sparse_share=0.04,
         counts="poisson",
         seed=2,
     ),
@@ -105,6 +109,14 @@ GENERATORS: tuple[PlantedSpec, ...] = (
         outlier_share=0.01,
         spend="gamma",
         seed=5,
+    ),
+    PlantedSpec(
+        "zero_inflated_unrelated_web",
+        ("champions", "lapsed_one_time", "lapsing_regulars", "steady_small_baskets"),
+        zero_inflated_web="unrelated",
+        counts="poisson",
+        seed=2,
+        notes="known limitation: a persona splits on a 0/non-0 feature that is pure noise",
     ),
     PlantedSpec(
         "eight_personas",
@@ -155,7 +167,7 @@ def make_planted(spec: PlantedSpec) -> pd.DataFrame:
     frequency = _counts(rng, c_orders, spec.counts)
     avg_order_value = _spend(rng, c_value, spec.spend)
     gross_revenue = frequency * avg_order_value
-    returns = rng.random(n) < 0.12  # sparse and unrelated to the persona
+    returns = rng.random(n) < spec.sparse_share  # sparse and unrelated to the persona
     return_rate = np.where(returns, rng.beta(2.0, 6.0, n), 0.0)
     returned_revenue = gross_revenue * return_rate
     monetary = gross_revenue - returned_revenue
@@ -170,19 +182,23 @@ def make_planted(spec: PlantedSpec) -> pd.DataFrame:
     distinct_categories = np.minimum(frequency, 1 + rng.poisson(1.5, n))
 
     web_rate = c_web * rng.gamma(3.0, 1.0 / 3.0, n)
-    if spec.zero_inflated_web:
+    if spec.zero_inflated_web == "unrelated":
         web_rate = np.where(rng.random(n) < 0.7, 0.0, web_rate * 3)
+    elif spec.zero_inflated_web == "linked":
+        never = np.clip(0.95 - 0.05 * c_web, 0.3, 0.95)
+        web_rate = np.where(rng.random(n) < never, 0.0, web_rate * 3)
     web_sessions = rng.poisson(web_rate).astype(float)
     web_events = web_sessions * (2 + rng.poisson(4.0, n)) if spec.redundant else np.nan
     add_to_cart = rng.binomial(web_sessions.astype(int), 0.2).astype(float)
     checkouts = rng.binomial(add_to_cart.astype(int), 0.4).astype(float)
     cart_to_purchase = np.where(add_to_cart > 0, checkouts / np.maximum(add_to_cart, 1), np.nan)
-    engagement = 100 * rng.beta(
-        1 + 12 * c_engagement / 100, 1 + 12 * (1 - c_engagement / 100), n
-    )
+    engagement = 100 * rng.beta(1 + 12 * c_engagement / 100, 1 + 12 * (1 - c_engagement / 100), n)
     email_open = np.clip(engagement / 100 + rng.normal(0, 0.08, n), 0, 1)
-    email_click = np.where(rng.random(n) < 0.15, email_open * rng.uniform(0, 0.5, n), 0.0)
-    days_since_engagement = np.minimum(recency_days, rng.gamma(2.0, 60 * (1.05 - c_engagement / 100)))
+    clicks = rng.random(n) < spec.sparse_share
+    email_click = np.where(clicks, email_open * rng.uniform(0, 0.5, n), 0.0)
+    days_since_engagement = np.minimum(
+        recency_days, rng.gamma(2.0, 60 * (1.05 - c_engagement / 100))
+    )
     age = np.clip(rng.normal(42, 13, n), 18, 90).round()
 
     outliers = rng.random(n) < spec.outlier_share

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
+from synthetic import make_customer_features
 
 from customer_chunks.ml.exceptions import SegmentationError
 from customer_chunks.ml.pipeline import (
@@ -15,7 +16,6 @@ from customer_chunks.ml.pipeline import (
     run_high_value,
     run_segmentation,
 )
-from customer_chunks.ml.synthetic import make_customer_features
 
 from ml_helpers import planted_groups
 
