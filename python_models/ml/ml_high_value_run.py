@@ -13,9 +13,9 @@ def model(dbt, session):
     frames = run_high_value(
         training,
         current_features(dbt.ref("int_customer_features_by_snapshot")),
-        top_share=required(dbt, "high_value_top_share", float),
-        n_estimators=required(dbt, "high_value_trees", int),
-        random_state=required(dbt, "random_state", int),
+        top_share=required("high_value_top_share", dbt.config.get("high_value_top_share"), float),
+        n_estimators=required("high_value_trees", dbt.config.get("high_value_trees"), int),
+        random_state=required("random_state", dbt.config.get("random_state"), int),
         log=log,
     )
     return pack(frames)

@@ -45,6 +45,7 @@ from customer_chunks.ml.kmeans import (
     SampledKMeans,
     fit_kmeans,
     select_k,
+    ward_centres,
 )
 from customer_chunks.ml.pca import (
     EXPLAINED_VARIANCE_COLUMNS,
@@ -353,7 +354,9 @@ def run_segmentation(
             hierarchy_cut=hierarchy.cut,
         )
     with step(f"kmeans fit (k={k})", n, log):
-        kmeans = fit_kmeans(X, k, random_state=random_state)
+        kmeans = fit_kmeans(
+            X, k, random_state=random_state, init=ward_centres(X, hierarchy.cut(k), k)
+        )
     if kmeans.note_:
         flag("kmeans", kmeans.note_)
     labels["kmeans"] = order_segments(kmeans.labels_, monetary)
@@ -361,6 +364,7 @@ def run_segmentation(
         "k": kmeans.n_clusters_,
         "k_selection": "forced" if force_k is not None else SELECTION_RULE,
         "k_range": [int(candidates["k"].min()), int(candidates["k"].max())],
+        "init": "means of the Ward clusters at k (K-Means++ if unavailable)",
         "n_init": FIT_N_INIT,
         "fit_sample_size": kmeans.fit_sample_size_,
         "random_state": random_state,

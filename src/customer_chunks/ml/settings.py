@@ -4,6 +4,10 @@ A var's default lives in dbt_project.yml only. The model YAML sets each config k
 ``var(...)`` (lists through ``tojson``), so a Python model receives it as text; the
 functions here parse that text and never supply a default of their own: a key that is
 not configured is an error naming the key and where to set it.
+
+The model must call ``dbt.config.get("<key>")`` itself, with the key written out: dbt
+reads a Python model's source for those calls and hands the model only the config keys
+it finds there (a call hidden in a helper gets None).
 """
 
 from __future__ import annotations
@@ -14,16 +18,16 @@ from typing import Any
 _NULL_TEXT = {"", "none", "null"}
 
 
-def _raw(dbt: Any, key: str) -> str | None:
-    raw = dbt.config.get(key)
+def _raw(raw: Any) -> str | None:
     if raw is None or str(raw).strip().lower() in _NULL_TEXT:
         return None
     return str(raw)
 
 
-def required(dbt: Any, key: str, cast: type) -> Any:
-    """The config value ``key`` cast to ``cast`` (``list`` parses JSON); error when unset."""
-    raw = _raw(dbt, key)
+def required(key: str, value: Any, cast: type) -> Any:
+    """``value`` (from ``dbt.config.get(key)``) cast to ``cast`` (``list`` parses JSON);
+    an error naming ``key`` when it is unset."""
+    raw = _raw(value)
     if raw is None:
         raise ValueError(
             f"model config {key!r} is not set: set it from var('{key}') in "
@@ -32,9 +36,9 @@ def required(dbt: Any, key: str, cast: type) -> Any:
     return _cast(raw, key, cast)
 
 
-def optional(dbt: Any, key: str, cast: type) -> Any:
+def optional(key: str, value: Any, cast: type) -> Any:
     """Like :func:`required`, but a var that is null gives None (e.g. ``force_k``)."""
-    raw = _raw(dbt, key)
+    raw = _raw(value)
     return None if raw is None else _cast(raw, key, cast)
 
 
