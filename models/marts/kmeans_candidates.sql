@@ -14,6 +14,8 @@ select
     cast(elbow_distance as {{ type_double() }}) as elbow_distance,
     cast(is_elbow as boolean) as is_elbow,
     cast(mean_rank as {{ type_double() }}) as mean_rank,
+    cast(hierarchical_silhouette as {{ type_double() }}) as hierarchical_silhouette,
+    cast(agreement as {{ type_double() }}) as agreement,
     cast(is_chosen as boolean) as is_chosen,
     cast(fit_sample_size as bigint) as fit_sample_size,
     cast(note as {{ dbt.type_string() }}) as note
