@@ -139,10 +139,17 @@ def _recommend(
         why_k = f"k={k} forced"
     elif row.empty or pd.isna(row["agreement"].iloc[0]):
         why_k = f"k={k}: best K-Means silhouette"
-    else:
+    elif candidates["agreement"].max() >= AGREEMENT_THRESHOLD:
         why_k = (
             f"k={k}: highest mean silhouette among the k where K-Means and Ward agree "
             f"(adjusted Rand {row['agreement'].iloc[0]:.2f}; threshold {AGREEMENT_THRESHOLD})"
+        )
+    else:
+        why_k = (
+            f"k={k}: no k reached the agreement threshold {AGREEMENT_THRESHOLD} (best "
+            f"{candidates['agreement'].max():.2f}, here {row['agreement'].iloc[0]:.2f}), so "
+            "the structure is weak; highest mean silhouette among the k within 0.05 of the "
+            "best agreement"
         )
     silhouette = dict(zip(validation["algorithm"], validation["silhouette"], strict=True))
     if recommended != "auto":
