@@ -191,3 +191,21 @@ def test_scaled_values_are_clipped_and_the_clip_round_trips():
         FeaturePreprocessor(clip=None).fit(frame).parameters_frame()
     )
     assert none.clip is None
+
+
+def test_a_logged_feature_that_barely_varies_is_dropped() -> None:
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in range(500)],
+            "monetary": rng.lognormal(4, 1, 500),
+            # one cohort: every customer joined within a few days (CDNOW's tenure)
+            "tenure_days": 520 + rng.integers(0, 20, 500),
+        }
+    )
+    pre = FeaturePreprocessor(features=["monetary", "tenure_days"]).fit(frame)
+    assert pre.drop_reasons_ == {"tenure_days": "near_constant"}
+    assert pre.feature_names_out_ == ["monetary"]
+    # a spread of about 10% is kept
+    frame["tenure_days"] = 520 * rng.lognormal(0, 0.1, 500)
+    assert FeaturePreprocessor(features=["monetary", "tenure_days"]).fit(frame).drop_reasons_ == {}

@@ -4,8 +4,9 @@
 numeric matrix the models read. Per feature, in this order:
 
 1. drop it when every value is null (``all_null``), the column is absent
-   (``missing_column``) or it takes a single value once nulls are imputed and the log
-   is applied (``constant``);
+   (``missing_column``), it takes a single value once nulls are imputed and the log
+   is applied (``constant``), or it is logged and its log varies by less than
+   :data:`NEAR_CONSTANT_LOG_SPREAD` (``near_constant``);
 2. impute nulls (and +/-inf) with the median of the non-null values;
 3. for the features in :data:`HEAVY_TAILED` (spend, counts and durations, recency
    included), clip at 0 and apply ``log1p`` (net ``monetary`` can be negative after
@@ -85,6 +86,11 @@ HEAVY_TAILED: list[str] = [
 ]
 
 DEFAULT_CLIP = 4.0
+# A logged feature whose standard deviation is under 0.05 varies by about 5% between
+# customers: no behavioural difference, but standard scaling would blow that noise up to
+# the weight of every other feature. On CDNOW, where every customer joined in one
+# quarter, tenure_days had a log spread of 0.046. Dropped as "near_constant".
+NEAR_CONSTANT_LOG_SPREAD = 0.05
 PARAMETER_COLUMNS: list[str] = [
     "feature",
     "is_used",
@@ -203,6 +209,9 @@ class FeaturePreprocessor(TransformerMixin, BaseEstimator):
                 continue
             center = float(values.mean())
             scale = float(values.std())
+            if name in log_set and scale < NEAR_CONSTANT_LOG_SPREAD:
+                self.drop_reasons_[name] = "near_constant"
+                continue
             if _is_negligible(scale, max(abs(low), abs(high))):
                 scale = 1.0
             kept.append(name)
