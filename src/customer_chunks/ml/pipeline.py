@@ -303,7 +303,10 @@ def run_segmentation(
     fits and the Davies-Bouldin / Calinski-Harabasz metrics work on uniform samples of
     ``sample_size`` customers, silhouettes (O(m^2)) on ``silhouette_sample_size``, each
     of the ``n_bootstrap`` refits per algorithm on ``bootstrap_sample_size``; the final
-    K-Means fits on up to 200,000 customers.
+    K-Means fits on up to 200,000 customers. Measured with ``tests/ml/benchmark_1m.py``
+    on 1,000,000 synthetic customers, 2 cores shared with other jobs: 71 s and 0.8 GiB
+    peak RSS, against 198 s for the previous k rule run alongside it (100,000
+    customers: 14 s).
     """
     if recommended not in ("auto", *ALGORITHMS):
         raise ValueError(f"recommended must be 'auto' or one of {ALGORITHMS}, got {recommended!r}")
