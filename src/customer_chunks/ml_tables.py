@@ -17,7 +17,6 @@ MiB; the Parquet bytes and unpack model this replaced took 0.8-1.3 s and 3.0-5.7
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from typing import Any
@@ -44,14 +43,6 @@ def pack(frames: dict[str, pd.DataFrame]) -> pa.Table:
         offsets = pa.array([0, len(rows)], type=pa.int64())
         columns[name] = pa.LargeListArray.from_arrays(offsets, rows)
     return pa.table(columns)
-
-
-def config_value(dbt: Any, key: str, cast: type, default: Any = None) -> Any:
-    """A model config value set from a dbt var in YAML (rendered as text); None stays None."""
-    raw = dbt.config.get(key)
-    if raw is None or str(raw).strip().lower() in {"", "none", "null"}:
-        return default
-    return cast(json.loads(str(raw))) if cast is not str else str(raw)
 
 
 def log(message: str) -> None:
