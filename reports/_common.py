@@ -21,29 +21,30 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from customer_chunks.ml.features import HEAVY_TAILED as _PACKAGE_HEAVY_TAILED
+
 # Features shown in the distributions and the drill-down, with whether they are
-# heavy-tailed (plotted on a log axis).
+# heavy-tailed (plotted on a log axis). Heavy-tailed is the package's list, the one the
+# segmentation log-transforms, so plots and model agree. Every name here and in LABELS
+# is a column of dim_customers' contract (checked by tests/test_one_home.py).
+HEAVY_TAILED = set(_PACKAGE_HEAVY_TAILED)
 KEY_FEATURES: list[tuple[str, bool]] = [
-    ("recency_days", False),
-    ("frequency", True),
-    ("monetary", True),
-    ("avg_order_value", True),
-    ("tenure_days", False),
-    ("avg_days_between_orders", True),
-    ("distinct_categories", False),
-    ("return_rate", False),
-    ("web_sessions_90d", True),
-    ("email_open_rate", False),
-    ("engagement_score", False),
-    ("age", False),
+    (name, name in HEAVY_TAILED)
+    for name in (
+        "recency_days",
+        "frequency",
+        "monetary",
+        "avg_order_value",
+        "tenure_days",
+        "avg_days_between_orders",
+        "distinct_categories",
+        "return_rate",
+        "web_sessions_90d",
+        "email_open_rate",
+        "engagement_score",
+        "age",
+    )
 ]
-HEAVY_TAILED = {name for name, heavy in KEY_FEATURES if heavy} | {
-    "gross_revenue",
-    "returned_revenue",
-    "web_events_90d",
-    "add_to_cart_90d",
-    "checkouts_90d",
-}
 
 LABELS = {
     "recency_days": "Recency (days)",
@@ -87,6 +88,8 @@ PALETTE = [
 NOISE_COLOUR = "#9a9a9a"
 OUTLIER_COLOUR = "#d62728"
 
+# The ML marts the report reads (tests/test_one_home.py checks this against the
+# segmentation_report exposure and the marts built from the ML runs).
 ML_TABLES = [
     "kmeans_candidates",
     "model_validation",

@@ -564,7 +564,6 @@ def corpus_warehouse(tmp_path_factory) -> Path:
     dbt_build(
         warehouse,
         {},
-        log=lambda m: None,
         select="+row_accounting +quarantined_rows +quarantine_summary +duplicate_summary",
     )
     return warehouse

@@ -76,7 +76,7 @@ def warehouse(tmp_path_factory):
     (folder / "s.yml").write_text(SPEC)
     path = folder / "w.duckdb"
     load_all(path, sources.from_source_file(folder / "s.yml"), log=lambda m: None)
-    dbt_build(path, {}, log=lambda m: None, select="+row_accounting +quarantined_rows")
+    dbt_build(path, {}, select="+row_accounting +quarantined_rows")
     return path
 
 

@@ -198,7 +198,7 @@ def test_cdnow_whitespace_export_loads_as_published(tmp_path):
     )
     assert summary["transactions"]["rows"] == 6_919
     assert summary["transactions"]["rejected"] == 0
-    dbt_build(warehouse, {}, log=lambda m: None, select="+row_accounting +quarantined_rows")
+    dbt_build(warehouse, {}, select="+row_accounting +quarantined_rows")
     staged = query(
         warehouse,
         "select count(*) as n, count(distinct customer_id) as customers, "

@@ -204,7 +204,7 @@ def test_rows_read_equal_staged_plus_quarantined_for_exports(tmp_path):
     spec = write_export(tmp_path, "canonical", ("not json at all",))
     warehouse = tmp_path / "w.duckdb"
     load_all(warehouse, sources.from_source_file(spec), log=lambda m: None)
-    dbt_build(warehouse, {}, log=lambda m: None, select="+row_accounting +quarantined_rows")
+    dbt_build(warehouse, {}, select="+row_accounting +quarantined_rows")
     acc = query(warehouse, "select * from marts.row_accounting").set_index("table_name")
     assert acc.loc["transactions", "rows_read"] == 6  # 5 lines from 4 orders + 1 bad line
     assert acc.loc["customers", "rows_read"] == 3

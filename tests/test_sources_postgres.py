@@ -237,7 +237,7 @@ def test_rows_read_equal_staged_plus_quarantined_for_a_database(tmp_path, pg_url
     spec = spec_for(tmp_path, pg_url, shop)
     warehouse = tmp_path / "w.duckdb"
     load_all(warehouse, sources.from_source_file(spec), log=lambda m: None)
-    dbt_build(warehouse, {}, log=lambda m: None, select="+row_accounting +quarantined_rows")
+    dbt_build(warehouse, {}, select="+row_accounting +quarantined_rows")
     acc = query(warehouse, "select * from marts.row_accounting").set_index("table_name")
     assert acc.loc["transactions", "rows_read"] == 4
     assert acc.loc["transactions", "rows_staged"] == 2

@@ -20,6 +20,7 @@ import codecs
 import contextlib
 import dataclasses
 import gzip
+import logging
 import os
 import re
 import shutil
@@ -34,9 +35,10 @@ import duckdb
 from customer_chunks import flat_files, mongo, sources_db
 from customer_chunks.contract import CONTRACT, ColumnSpec, TableContract
 from customer_chunks.errors import InputError
+from customer_chunks.logs import forward_to
 from customer_chunks.sources import TableSource, check_expression, is_plain_column
 
-Log = Callable[[str], None]
+logger = logging.getLogger(__name__)
 
 # Share of non-null values that may fail to parse before the whole column is taken to
 # be in the wrong format (an error) rather than a few bad rows (quarantined).
@@ -148,7 +150,7 @@ def load_timeout(src: TableSource) -> float:
     return LOAD_SECONDS_BASE + LOAD_SECONDS_PER_GB * size / 1e9
 
 
-def inspect_files(src: TableSource, scratch: Path, log: Log = print) -> TableSource:
+def inspect_files(src: TableSource, scratch: Path) -> TableSource:
     """Read each text input to its end before DuckDB does; return the source to load.
 
     Layouts DuckDB cannot split itself become an RFC 4180 CSV copy in ``scratch``:
@@ -168,7 +170,7 @@ def inspect_files(src: TableSource, scratch: Path, log: Log = print) -> TableSou
         return src
     options = src.csv_options()
     if src.file_format == "mongodb":
-        return _mongo_copy(src, scratch, log)
+        return _mongo_copy(src, scratch)
     transcode = src.file_format == "csv" and not options.is_utf8
     layout = src.file_format == "csv" and flat_files.needs_copy(options)
     read_paths: list[Path] = []
@@ -187,7 +189,7 @@ def inspect_files(src: TableSource, scratch: Path, log: Log = print) -> TableSou
         if src.file_format == "csv" and 0 < crlf < lf:
             copy = scratch / f"{src.table}_{i}.lf.csv"
             _normalise_line_ends(current, copy)
-            log(
+            logger.info(
                 f"  note: {path}: {crlf:,} of {lf:,} lines end in CRLF, the rest in LF; "
                 "read with every line ending in LF"
             )
@@ -208,7 +210,7 @@ def _copy_options(options: dict) -> dict:
     return {**kept, **flat_files.COPY_OPTIONS, "encoding": "utf-8"}
 
 
-def _mongo_copy(src: TableSource, scratch: Path, log: Log) -> TableSource:
+def _mongo_copy(src: TableSource, scratch: Path) -> TableSource:
     unnest = src.csv_options().unnest
     mapped = [c.strip() for c in src.columns.values() if is_plain_column(c)]
     read_paths, rejected = [], []
@@ -219,7 +221,7 @@ def _mongo_copy(src: TableSource, scratch: Path, log: Log) -> TableSource:
         rejected += [(n, line, f"{path.name} line {n}: {error}") for n, line, error in bad]
         read_paths.append(copy)
         if bad:
-            log(f"  note: {path}: {len(bad):,} lines are not JSON documents; quarantined")
+            logger.info(f"  note: {path}: {len(bad):,} lines are not JSON documents; quarantined")
     return dataclasses.replace(
         src, read_paths=read_paths, options=_copy_options(src.options), rejected_lines=rejected
     )
@@ -730,14 +732,22 @@ def check_rejected(
     return notes
 
 
-def load_all(db_path: Path, sources: dict[str, TableSource], log: Log = print) -> dict:
+def load_all(
+    db_path: Path, sources: dict[str, TableSource], log: Callable[[str], None] | None = None
+) -> dict:
     """Check every input and load it into ``raw`` in the DuckDB file at ``db_path``.
 
     Raises InputError (one line naming the file, column and fix) on unusable input.
     Returns a summary per table: rows read, lines rejected, notes. The connection can
     read only the declared input files (see :func:`_lock_down`); each table's load is
-    stopped after :func:`load_timeout` seconds.
+    stopped after :func:`load_timeout` seconds. Progress goes to this module's logger;
+    ``log``, kept for older callers, also receives each message.
     """
+    with forward_to(log):
+        return _load_all(db_path, sources)
+
+
+def _load_all(db_path: Path, sources: dict[str, TableSource]) -> dict:
     db_path = Path(db_path)
     scratch = db_path.with_name(f"{db_path.name}.inputs")  # converted copies, if any
     shutil.rmtree(scratch, ignore_errors=True)
@@ -747,7 +757,7 @@ def load_all(db_path: Path, sources: dict[str, TableSource], log: Log = print) -
     con = duckdb.connect(str(db_path), config=config)
     summary: dict[str, dict] = {}
     try:
-        sources = {t: inspect_files(s, scratch, log) for t, s in sources.items()}
+        sources = {t: inspect_files(s, scratch) for t, s in sources.items()}
         if databases:
             sources_db.load_extension(con)
             for src in databases.values():
@@ -785,9 +795,9 @@ def load_all(db_path: Path, sources: dict[str, TableSource], log: Log = print) -
             summary[table] = {"provided": True, "rows": rows, "rejected": rejected, "notes": notes}
             took = time.perf_counter() - started
             extra = f", {rejected:,} malformed lines kept for quarantine" if rejected else ""
-            log(f"loaded {table}: {rows:,} rows from {src.label()}{extra} ({took:.1f} s)")
+            logger.info(f"loaded {table}: {rows:,} rows from {src.label()}{extra} ({took:.1f} s)")
             for note in notes:
-                log(f"  note: {note}")
+                logger.info(f"  note: {note}")
         con.execute("checkpoint")
     finally:
         con.close()
