@@ -8,8 +8,11 @@ Values are kept as written, except timestamps: a ``timestamp_format`` is applied
 a time-zone offset is converted to UTC (see :func:`_timestamp_text`).
 
 Before DuckDB reads anything, :func:`inspect_files` reads each text file to its end
-(gzip CRC, encoding, line ends); the loading connection may read only the declared
-files (:func:`_lock_down`) and each table's load has a time limit (:func:`load_timeout`).
+(gzip CRC, encoding, line ends) and turns layouts DuckDB cannot split (whitespace-
+aligned, fixed-width, mongoexport) into CSV copies; a ``postgres:`` source's database
+is attached read-only first (:mod:`customer_chunks.sources_db`). The loading connection
+may then read only the declared files and databases (:func:`_lock_down`) and each
+table's load has a time limit (:func:`load_timeout`).
 Loading is one DuckDB ``CREATE TABLE ... AS SELECT`` per table: O(rows) time, streamed,
 with memory bounded by DuckDB's ``memory_limit``.
 """
