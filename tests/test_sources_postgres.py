@@ -269,3 +269,122 @@ tables:
     con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
     ids = con.sql("select customer_id from raw.customers order by _row_id").fetchall()
     assert ids == [("c1",), ("c2",), (None,)]
+
+
+# ---------------------------------------------------------------------------------------
+# A server that checks passwords (scram-sha-256): the three places libpq takes one from.
+
+
+@pytest.fixture(scope="module")
+def password_server():
+    """A private PostgreSQL cluster that asks TCP logins for a password; its URL
+    without the password."""
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+
+    from conftest_services import _free_port, _pg_bin, _run_as_owner
+
+    bin_dir = _pg_bin()
+    if bin_dir is None:
+        pytest.skip(
+            "no PostgreSQL binaries: apt-get install postgresql (or source .ci/services.sh)"
+        )
+    # not under pytest's own folder, which the postgres account cannot enter
+    root = Path(tempfile.mkdtemp(prefix="cc-test-pg-password-"))
+    pwfile = root / "pw"
+    pwfile.write_text(SECRET + "\n")
+    if os.geteuid() == 0:
+        for path in (root, pwfile):
+            shutil.chown(path, "postgres", "postgres")
+    init = _run_as_owner(
+        [str(bin_dir / "initdb"), "-D", str(root / "data"), "-U", "postgres", "-E", "UTF8"]
+        + ["--locale=C.UTF-8", "--auth-local=trust", "--auth-host=scram-sha-256"]
+        + [f"--pwfile={pwfile}"]
+    )
+    if init.returncode != 0:
+        pytest.skip(f"initdb failed: {init.stderr[-200:]}")
+    port = _free_port()
+    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off"
+    start = _run_as_owner(
+        [str(bin_dir / "pg_ctl"), "-D", str(root / "data"), "-l", str(root / "log"), "-w"]
+        + ["-o", options, "start"]
+    )
+    if start.returncode != 0:
+        pytest.skip(f"PostgreSQL with passwords did not start: {start.stderr[-200:]}")
+    url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    try:
+        import psycopg
+
+        with psycopg.connect(with_password(url), autocommit=True) as con:
+            con.execute(
+                "create table orders (id int, customer text, placed timestamp, price float)"
+            )
+            con.execute("insert into orders values (1, 'c1', '2024-01-01 10:00', 2.5)")
+        yield url
+    finally:
+        subprocess.run(
+            ["runuser", "-u", "postgres", "--"] * (os.geteuid() == 0)
+            + [str(bin_dir / "pg_ctl"), "-D", str(root / "data"), "-m", "fast", "-w", "stop"],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        shutil.rmtree(root, ignore_errors=True)
+
+
+PASSWORD_SPEC = """
+tables:
+  transactions:
+    postgres: {{url: "{url}", table: orders}}
+    columns: {{order_id: id, customer_id: customer, ordered_at: placed, amount: price}}
+"""
+
+
+@pytest.mark.parametrize("where", ["url", "pgpassword", "pgpass"])
+def test_each_password_source_logs_in_and_stays_hidden(
+    tmp_path, password_server, monkeypatch, capsys, where
+):
+    url = password_server
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    monkeypatch.setenv("PGPASSFILE", str(tmp_path / "no-such-pgpass"))
+    if where == "url":
+        url = with_password(url)
+    elif where == "pgpassword":
+        monkeypatch.setenv("PGPASSWORD", SECRET)
+    else:
+        pgpass = tmp_path / "pgpass"
+        pgpass.write_text(f"127.0.0.1:*:*:postgres:{SECRET}\n")
+        pgpass.chmod(0o600)
+        monkeypatch.setenv("PGPASSFILE", str(pgpass))
+    (tmp_path / "s.yml").write_text(PASSWORD_SPEC.format(url=url))
+    code = main(
+        ["load", "--source", str(tmp_path / "s.yml"), "--warehouse", str(tmp_path / "w.duckdb")]
+    )
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert "loaded transactions: 1 rows from postgres://postgres@127.0.0.1" in out.out + out.err
+    assert SECRET not in out.out + out.err
+    con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
+    try:
+        assert SECRET not in str(con.sql("select * from raw.load_manifest").fetchall())
+        assert con.sql("select customer_id from raw.transactions").fetchall() == [("c1",)]
+    finally:
+        con.close()
+
+
+def test_a_wrong_password_is_refused_without_showing_it(
+    tmp_path, password_server, capsys, monkeypatch
+):
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    monkeypatch.setenv("PGPASSFILE", str(tmp_path / "no-such-pgpass"))
+    wrong = "Wr0ng-" + SECRET
+    (tmp_path / "s.yml").write_text(PASSWORD_SPEC.format(url=with_password(password_server, wrong)))
+    code = main(
+        ["load", "--source", str(tmp_path / "s.yml"), "--warehouse", str(tmp_path / "w.duckdb")]
+    )
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.startswith("error: ") and "\n" not in err, err
+    assert "password authentication failed" in err and "Fix:" in err
+    assert wrong not in err and SECRET not in err
