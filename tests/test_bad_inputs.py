@@ -67,6 +67,20 @@ _ALIAS_BOMB = (
     "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n" + spec()
 )
 
+_WS_COLUMNS = "{customer_id: a, category: b, ordered_at: c, amount: d}"
+_WS_GZ = _gzip_of("".join(f" c{i}  x  20240101  {i}.5\n" for i in range(3000)))
+_MONGO_SPEC = (
+    "tables:\n  transactions:\n    path: o.json\n    format: mongodb\n"
+    "    columns: {customer_id: c, ordered_at: t, amount: a}\n"
+)
+_MONGO_GZ = _gzip_of(
+    "".join(
+        f'{{"_id": {{"$oid": "65a0c0ffee00000000{i:06x}"}}, "c": "c{i}", '
+        f'"t": {{"$date": "2024-01-01T10:00:00Z"}}, "a": {{"$numberDecimal": "1.5"}}}}\n'
+        for i in range(3000)
+    )
+)
+
 ERROR_CASES = [
     ErrorCase(
         "truncated_gzip",
@@ -256,6 +270,57 @@ ERROR_CASES = [
         {"t.csv": HEADER + GOOD},
         ("t.csv", "'amount_eur'", "Fix: correct the column map"),
         spec(columns="{customer_id: customer_id, ordered_at: ordered_at, amount: amount_eur}"),
+    ),
+    # --- whitespace-aligned, fixed-width and mongoexport files (issue 14) ---
+    ErrorCase(
+        "whitespace_latin1_without_encoding",
+        {"t.txt": "c Jos\xe9 20240101 1\n".encode("latin-1")},
+        ("t.txt", "line 1 is not UTF-8", "options.encoding"),
+        spec("t.txt", "{delimiter: whitespace, header: false, names: [a, b, c, d]}", _WS_COLUMNS),
+    ),
+    ErrorCase(
+        "whitespace_header_repeats_a_name",
+        {"t.txt": "a b a d\nc x 20240101 1\n"},
+        ("t.txt", "header line repeats a name", "options.names"),
+        spec("t.txt", "{delimiter: whitespace}", _WS_COLUMNS),
+    ),
+    ErrorCase(
+        "fixed_width_lines_longer_than_the_widths",
+        {"t.dat": "".join(f"c{i:<3}x   20240101 1 and more\n" for i in range(9))},
+        ("t.dat", "9 of 9 lines cannot be read", "Fix:"),
+        spec("t.dat", "{widths: [4, 4, 9, 2], header: false, names: [a, b, c, d]}", _WS_COLUMNS),
+    ),
+    ErrorCase(
+        "whitespace_truncated_gzip",
+        {"t.txt.gz": _WS_GZ[: len(_WS_GZ) // 2]},
+        ("t.txt.gz", "gzip archive is damaged", "Fix:"),
+        spec(
+            "t.txt.gz", "{delimiter: whitespace, header: false, names: [a, b, c, d]}", _WS_COLUMNS
+        ),
+    ),
+    ErrorCase(
+        "mongodb_file_that_is_a_json_array",
+        {"o.json": '[{"_id": 1, "c": "x"},\n {"_id": 2, "c": "y"},\n {"_id": 3, "c": "z"}]\n'},
+        ("o.json", "3 of 3 lines cannot be read", "mongoexport", "Fix:"),
+        _MONGO_SPEC,
+    ),
+    ErrorCase(
+        "mongodb_empty_export",
+        {"o.json": "\n"},
+        ("o.json", "transactions has no rows", "Fix:"),
+        _MONGO_SPEC,
+    ),
+    ErrorCase(
+        "mongodb_truncated_gzip",
+        {"o.json.gz": _MONGO_GZ[: len(_MONGO_GZ) // 2]},
+        ("o.json.gz", "gzip archive is damaged", "Fix:"),
+        _MONGO_SPEC.replace("o.json", "o.json.gz"),
+    ),
+    ErrorCase(
+        "unnest_on_a_csv_file",
+        {"t.csv": HEADER + GOOD},
+        ("tables.transactions", "options.unnest is for format: mongodb"),
+        spec(options="{unnest: items}"),
     ),
 ]
 
@@ -499,7 +564,6 @@ def corpus_warehouse(tmp_path_factory) -> Path:
     dbt_build(
         warehouse,
         {},
-        log=lambda m: None,
         select="+row_accounting +quarantined_rows +quarantine_summary +duplicate_summary",
     )
     return warehouse

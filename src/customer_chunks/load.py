@@ -8,8 +8,11 @@ Values are kept as written, except timestamps: a ``timestamp_format`` is applied
 a time-zone offset is converted to UTC (see :func:`_timestamp_text`).
 
 Before DuckDB reads anything, :func:`inspect_files` reads each text file to its end
-(gzip CRC, encoding, line ends); the loading connection may read only the declared
-files (:func:`_lock_down`) and each table's load has a time limit (:func:`load_timeout`).
+(gzip CRC, encoding, line ends) and turns layouts DuckDB cannot split (whitespace-
+aligned, fixed-width, mongoexport) into CSV copies; a ``postgres:`` source's database
+is attached read-only first (:mod:`customer_chunks.sources_db`). The loading connection
+may then read only the declared files and databases (:func:`_lock_down`) and each
+table's load has a time limit (:func:`load_timeout`).
 Loading is one DuckDB ``CREATE TABLE ... AS SELECT`` per table: O(rows) time, streamed,
 with memory bounded by DuckDB's ``memory_limit``.
 """
@@ -22,6 +25,7 @@ import dataclasses
 import gzip
 import logging
 import os
+import re
 import shutil
 import threading
 import time
@@ -31,10 +35,11 @@ from pathlib import Path
 
 import duckdb
 
+from customer_chunks import flat_files, mongo, sources_db
 from customer_chunks.contract import CONTRACT, ColumnSpec, TableContract
 from customer_chunks.errors import InputError
 from customer_chunks.logs import forward_to
-from customer_chunks.sources import TableSource, is_plain_column
+from customer_chunks.sources import TableSource, check_expression, is_plain_column
 
 logger = logging.getLogger(__name__)
 
@@ -75,13 +80,26 @@ def _file_list(src: TableSource) -> str:
     return "[" + ", ".join(_literal(str(p)) for p in (src.read_paths or src.paths)) + "]"
 
 
+def _alias(src: TableSource) -> str:
+    """The name a postgres source's database is attached under."""
+    return f"source_{src.table}"
+
+
+def _reads_as_csv(src: TableSource) -> bool:
+    """CSV files, and the CSV copies made of other text layouts (mongoexport files)."""
+    return src.file_format in ("csv", "mongodb")
+
+
 def reader_sql(src: TableSource, *, typed: bool = False, row_numbers: bool = False) -> str:
     """The DuckDB table function reading ``src``.
 
     CSV is read as text (``all_varchar``) so that no value is lost to type sniffing;
     ``typed=True`` sniffs types instead (used only to evaluate expressions).
-    ``row_numbers`` adds Parquet's ``file_row_number`` column.
+    ``row_numbers`` adds Parquet's ``file_row_number`` column. A postgres source is
+    read from its attached database (typed by the server).
     """
+    if src.postgres is not None:
+        return sources_db.reader_sql(_alias(src), src.postgres)
     files = _file_list(src)
     if src.file_format == "parquet":
         numbered = ", file_row_number = true" if row_numbers else ""
@@ -92,6 +110,8 @@ def reader_sql(src: TableSource, *, typed: bool = False, row_numbers: bool = Fal
     args = [files, f"header = {_literal(opts.header)}"]
     if opts.delimiter is not None:
         args.append(f"delim = {_literal(opts.delimiter)}")
+    if opts.names is not None:
+        args.append("names = [" + ", ".join(_literal(n) for n in opts.names) + "]")
     args.append(f"quote = {_literal(opts.quote)}")
     args.append(f"escape = {_literal(opts.escape)}")
     # No encoding: a file in another encoding has been converted to UTF-8 (inspect_files).
@@ -136,6 +156,11 @@ def load_timeout(src: TableSource) -> float:
 def inspect_files(src: TableSource, scratch: Path) -> TableSource:
     """Read each text input to its end before DuckDB does; return the source to load.
 
+    Layouts DuckDB cannot split itself become an RFC 4180 CSV copy in ``scratch``:
+    whitespace-aligned and fixed-width text (:mod:`customer_chunks.flat_files`) and
+    mongoexport files (:mod:`customer_chunks.mongo`, whose unreadable lines are kept in
+    ``rejected_lines``).
+
     A ``.gz`` file is decompressed in full so that a truncated or damaged archive
     (gzip's CRC) stops the load with a clear error: DuckDB's reader otherwise loads the
     readable part and, on some damage, spins in its error handling. A CSV file in
@@ -144,16 +169,25 @@ def inspect_files(src: TableSource, scratch: Path) -> TableSource:
     refuses) is read from a copy with every CRLF turned into LF. One or two passes over
     each file, 1 MB of memory; Parquet files carry their own checks and are not read.
     """
-    if src.file_format == "parquet":
+    if src.file_format in ("parquet", "postgres"):
         return src
     options = src.csv_options()
+    if src.file_format == "mongodb":
+        return _mongo_copy(src, scratch)
     transcode = src.file_format == "csv" and not options.is_utf8
+    layout = src.file_format == "csv" and flat_files.needs_copy(options)
     read_paths: list[Path] = []
     for i, path in enumerate(src.paths):
         current = path
         if transcode:
             current = scratch / f"{src.table}_{i}.utf8.csv"
             _transcode(path, current, options.encoding)
+        if layout:
+            copy = scratch / f"{src.table}_{i}.split.csv"
+            with _reading(path):
+                flat_files.to_csv(current, copy, options, str(path))
+            read_paths.append(copy)
+            continue
         crlf, lf = _count_line_ends(current)
         if src.file_format == "csv" and 0 < crlf < lf:
             copy = scratch / f"{src.table}_{i}.lf.csv"
@@ -167,7 +201,33 @@ def inspect_files(src: TableSource, scratch: Path) -> TableSource:
     if read_paths == src.paths:
         return src
     options_read = {**src.options, "encoding": "utf-8"} if transcode else src.options
+    if layout:
+        options_read = _copy_options(options_read)
     return dataclasses.replace(src, read_paths=read_paths, options=options_read)
+
+
+def _copy_options(options: dict) -> dict:
+    """The reading options of a CSV copy made by flat_files or mongo: its own layout,
+    the source file's timestamp, time-zone and null settings."""
+    kept = {k: v for k, v in options.items() if k not in flat_files.LAYOUT_KEYS}
+    return {**kept, **flat_files.COPY_OPTIONS, "encoding": "utf-8"}
+
+
+def _mongo_copy(src: TableSource, scratch: Path) -> TableSource:
+    unnest = src.csv_options().unnest
+    mapped = [c.strip() for c in src.columns.values() if is_plain_column(c)]
+    read_paths, rejected = [], []
+    for i, path in enumerate(src.paths):
+        copy = scratch / f"{src.table}_{i}.mongo.csv"
+        with _reading(path):
+            _documents, bad = mongo.to_csv(path, copy, unnest, str(path), mapped)
+        rejected += [(n, line, f"{path.name} line {n}: {error}") for n, line, error in bad]
+        read_paths.append(copy)
+        if bad:
+            logger.info(f"  note: {path}: {len(bad):,} lines are not JSON documents; quarantined")
+    return dataclasses.replace(
+        src, read_paths=read_paths, options=_copy_options(src.options), rejected_lines=rejected
+    )
 
 
 def _open(path: Path):
@@ -254,10 +314,14 @@ def read_error(src: TableSource, exc: Exception, what: str) -> InputError:
         "binder error" in lower or "conversion error" in lower
     ):
         fix = f"check the column map in {src.origin}"
+    elif src.postgres is not None:
+        fix = f"check postgres.table / postgres.query in {src.origin}"
     elif src.file_format == "csv":
         fix = "check the file is a CSV file and set options.delimiter/header in a --source file"
     else:
         fix = f"check the file is a {src.file_format} file"
+    if src.postgres is not None:
+        first = sources_db.scrub(first, src.postgres)
     return InputError(f"{src.label()}: {what} ({first}). Fix: {fix}.")
 
 
@@ -268,7 +332,7 @@ def resolve_columns(con: duckdb.DuckDBPyConnection, src: TableSource) -> dict[st
     """
     contract: TableContract = CONTRACT[src.table]
     header = _describe(con, src)
-    if src.file_format == "csv" and len(header) == 1:
+    if _reads_as_csv(src) and len(header) == 1:
         (only,) = header
         if any(ch in only for ch in ",;\t|"):
             raise InputError(
@@ -287,8 +351,20 @@ def resolve_columns(con: duckdb.DuckDBPyConnection, src: TableSource) -> dict[st
                 mapping[col] = _quote(by_lower[col])
     else:
         for col, expr in src.columns.items():
-            if is_plain_column(expr):
-                if expr.strip().lower() not in by_lower:
+            name = expr.strip().lower()
+            structs = src.file_format in ("json", "parquet", "postgres")
+            if is_plain_column(expr) and "." in name and name not in by_lower and structs:
+                # not a dotted field name of this file: a struct field access (JSON)
+                problem = check_expression(expr)
+                if problem:
+                    raise InputError(
+                        f"{src.label()}: column '{expr.strip()}' (mapped to {src.table}.{col} "
+                        f"in {src.origin}) is not in the file (found: {found}). "
+                        "Fix: correct the column map."
+                    )
+                mapping[col] = f"({expr})"
+            elif is_plain_column(expr):
+                if name not in by_lower:
                     raise InputError(
                         f"{src.label()}: column '{expr.strip()}' (mapped to {src.table}.{col} in "
                         f"{src.origin}) is not in the file (found: {found}). "
@@ -417,7 +493,7 @@ def load_table(
         sql = f"create or replace view raw.{src.table} as\n" + _parquet_view_sql(src, mapping)
     else:
         has_expr = any(not is_plain_column(e) for e in src.columns.values())
-        typed = has_expr and src.file_format == "csv"
+        typed = has_expr and _reads_as_csv(src)
         sniffed = _describe(con, src, typed=True) if typed else {}
         body = _select_sql(src, mapping, sniffed)
         if src.distinct:
@@ -449,8 +525,14 @@ def load_table(
     finally:
         timer.cancel()
     rejected = 0
-    if src.file_format == "csv" and not src.distinct:
+    if _reads_as_csv(src) and not src.distinct:
         rejected = _keep_rejected_lines(con, src)
+    if src.rejected_lines and not src.distinct:
+        con.executemany(
+            "insert into raw.rejected_lines values (?, ?, ?, ?)",
+            [[src.table, number, line, error] for number, line, error in src.rejected_lines],
+        )
+        rejected += len(src.rejected_lines)
     return rows, rejected
 
 
@@ -500,6 +582,14 @@ def _keep_rejected_lines(con: duckdb.DuckDBPyConnection, src: TableSource) -> in
         return 0
     _clear_rejects(con)
     return int(n)
+
+
+def _shown(value: object) -> str:
+    """A value for a one-line message: escaped when it holds a line break or another
+    control character, and cut at 80 characters."""
+    text = str(value)
+    shown = text if text.isprintable() else repr(text)[1:-1]
+    return shown if len(shown) <= 80 else shown[:77] + "..."
 
 
 def columns_to_check(
@@ -553,9 +643,13 @@ def check_values(
         what = "timestamps" if c.kind == "timestamp" else "numbers"
         if bad > MAX_BAD_SHARE * non_null:
             if c.kind == "timestamp":
+                # a date-only YYYYMMDD value (19970101) is common in flat exports
+                shape = (
+                    "%Y%m%d" if re.fullmatch(r"\d{8}", str(example).strip()) else "%d/%m/%Y %H:%M"
+                )
                 fix = (
                     "write ISO 8601 timestamps (2024-05-31 14:02:00) or set "
-                    "options.timestamp_format (e.g. '%d/%m/%Y %H:%M') in a --source file"
+                    f"options.timestamp_format (e.g. '{shape}') in a --source file"
                 )
             else:
                 fix = (
@@ -564,11 +658,11 @@ def check_values(
                 )
             raise InputError(
                 f"{src.label()}: column {source_col} ({src.table}.{c.name}): {bad:,} of "
-                f"{non_null:,} values are not {what} (e.g. '{example}'). Fix: {fix}."
+                f"{non_null:,} values are not {what} (e.g. '{_shown(example)}'). Fix: {fix}."
             )
         notes.append(
             f"{src.table}.{c.name}: {bad:,} of {non_null:,} values are not {what} "
-            f"(e.g. '{example}'); those rows are quarantined"
+            f"(e.g. '{_shown(example)}'); those rows are quarantined"
         )
     return notes
 
@@ -587,6 +681,8 @@ def _lock_down(con: duckdb.DuckDBPyConnection, sources: dict[str, TableSource]) 
         for path in [*src.paths, *(src.read_paths or [])]:
             paths.update({str(path), str(path.resolve())})
     temp = con.execute("select current_setting('temp_directory')").fetchone()[0]
+    # postgres sources were attached before: the scan of an attached database goes on
+    # under enable_external_access = false, while ATTACH, INSTALL and LOAD are refused.
     con.execute(f"set allowed_paths = [{', '.join(_literal(p) for p in sorted(paths))}]")
     if temp:
         con.execute(f"set allowed_directories = [{_literal(temp)}]")
@@ -618,6 +714,11 @@ def check_rejected(
         fix = (
             "the file is not UTF-8: set options.encoding (e.g. latin-1, cp1252 or utf-16) in "
             "a --source file, or save the file as UTF-8"
+        )
+    elif src.file_format == "mongodb":
+        fix = (
+            "export the collection with mongoexport (one JSON document per line, not "
+            "--jsonArray), or check the file is the export"
         )
     else:
         fix = (
@@ -654,10 +755,16 @@ def _load_all(db_path: Path, sources: dict[str, TableSource]) -> dict:
     scratch = db_path.with_name(f"{db_path.name}.inputs")  # converted copies, if any
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
-    con = duckdb.connect(str(db_path))
+    databases = {t: s for t, s in sources.items() if s.postgres is not None}
+    config = sources_db.connect_config(scratch / "duckdb_extensions") if databases else {}
+    con = duckdb.connect(str(db_path), config=config)
     summary: dict[str, dict] = {}
     try:
         sources = {t: inspect_files(s, scratch) for t, s in sources.items()}
+        if databases:
+            sources_db.load_extension(con)
+            for src in databases.values():
+                sources_db.attach(con, _alias(src), src.postgres, src.origin)
         _lock_down(con, sources)
         con.execute("create schema if not exists raw")
         con.execute(

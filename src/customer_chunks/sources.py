@@ -43,9 +43,12 @@ from pydantic import (
 from customer_chunks.contract import CONTRACT, FILE_FORMATS
 from customer_chunks.errors import InputError
 
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_ ]*$")
+# A source column name: letters, digits, '_' and ' ', with '.' between parts for the
+# dotted names of nested fields (a MongoDB export's ``customer.id``).
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_ ]*(\.[A-Za-z_][A-Za-z0-9_ ]*)*$")
 # A source file is a few dozen lines; anything far larger is not one.
 MAX_SOURCE_FILE_BYTES = 1_000_000
+WHITESPACE = "whitespace"
 TableName = Literal[tuple(CONTRACT)]  # type: ignore[valid-type]
 
 
@@ -56,8 +59,15 @@ class CsvOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    delimiter: Annotated[StrictStr, Field(min_length=1, max_length=4)] | None = None
+    # One to four characters, or the word ``whitespace``: fields split on runs of spaces
+    # and tabs, leading and trailing blanks ignored (a whitespace-aligned export).
+    delimiter: Annotated[StrictStr, Field(min_length=1)] | None = None
+    # Fixed-width columns: the width of each field in characters, left to right.
+    widths: Annotated[list[Annotated[StrictInt, Field(ge=1)]], Field(min_length=1)] | None = None
     header: StrictBool = True
+    # Column names for a file without a header (header: false); otherwise DuckDB names
+    # them column0, column1, ...
+    names: Annotated[list[StrictStr], Field(min_length=1)] | None = None
     quote: Annotated[StrictStr, Field(max_length=1)] = '"'
     escape: Annotated[StrictStr, Field(max_length=1)] = '"'
     skip: Annotated[StrictInt, Field(ge=0)] = 0
@@ -71,6 +81,36 @@ class CsvOptions(BaseModel):
     date_format: StrictStr | None = None
     null_strings: StrictStr | list[StrictStr] | None = None
     timezone: StrictStr | None = None
+    # format: mongodb only: a dotted path to an array (e.g. ``items``) whose elements
+    # become one row each, beside the document's other fields.
+    unnest: StrictStr | None = None
+
+    @field_validator("delimiter")
+    @classmethod
+    def _delimiter(cls, value: str | None) -> str | None:
+        if value is not None and len(value) > 4 and value != WHITESPACE:
+            raise ValueError(f"must be 1 to 4 characters or '{WHITESPACE}', got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _layout(self) -> CsvOptions:
+        if self.widths is not None and self.delimiter is not None:
+            raise ValueError("give either delimiter or widths (fixed-width columns), not both")
+        if self.names is not None:
+            if self.header:
+                raise ValueError("names are for a file without a header: add header: false")
+            if len(set(self.names)) != len(self.names):
+                raise ValueError("names must be different from each other")
+            if self.widths is not None and len(self.names) != len(self.widths):
+                raise ValueError(
+                    f"{len(self.names)} names for {len(self.widths)} widths: give one name "
+                    "per field"
+                )
+        return self
+
+    @property
+    def is_whitespace(self) -> bool:
+        return self.delimiter == WHITESPACE
 
     @field_validator("encoding")
     @classmethod
@@ -100,6 +140,27 @@ def _zones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones()) | {"UTC"}
 
 
+class PostgresSource(BaseModel):
+    """A table or query on a PostgreSQL server, read through DuckDB's postgres extension
+    over a read-only connection (see :mod:`customer_chunks.sources_db`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    # A libpq URL (postgresql://user@host:port/db) or key=value string. A password is
+    # better left to PGPASSWORD or ~/.pgpass; one written here is never shown.
+    url: Annotated[StrictStr, Field(min_length=1)]
+    schema_: StrictStr = Field(default="public", alias="schema")
+    table: StrictStr | None = None
+    # One SELECT, run on the server as written (read-only transaction).
+    query: StrictStr | None = None
+
+    @model_validator(mode="after")
+    def _table_or_query(self) -> PostgresSource:
+        if (self.table is None) == (self.query is None):
+            raise ValueError("needs exactly one of 'table' or 'query'")
+        return self
+
+
 class TableEntry(BaseModel):
     """One table of a source file."""
 
@@ -107,17 +168,26 @@ class TableEntry(BaseModel):
 
     path: StrictStr | None = None
     from_: StrictStr | None = Field(default=None, alias="from")
-    format: Literal["csv", "parquet", "json"] | None = None
+    postgres: PostgresSource | None = None
+    format: Literal["csv", "parquet", "json", "mongodb"] | None = None
     options: CsvOptions = CsvOptions()
     columns: dict[StrictStr, StrictStr]
     distinct: StrictBool = False
 
     @model_validator(mode="after")
     def _path_or_from(self) -> TableEntry:
-        if not self.path and not self.from_:
-            raise ValueError("needs 'path' (a file or glob) or 'from' (another table)")
+        given = [k for k in ("path", "from_", "postgres") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError(
+                "needs exactly one of 'path' (a file or glob), 'from' (another table) or "
+                "'postgres' (a database table or query)"
+            )
         if not self.columns:
             raise ValueError("columns: map each contract column to a source column")
+        if self.options.unnest is not None and self.format != "mongodb":
+            raise ValueError("options.unnest is for format: mongodb (a mongoexport file)")
+        if self.postgres is not None and self.format is not None:
+            raise ValueError("format does not apply to a postgres table: remove it")
         return self
 
 
@@ -153,8 +223,17 @@ class TableSource:
     # The files actually read, when the loader had to use a checked copy (e.g. a CSV
     # with mixed line ends); messages keep naming ``paths``.
     read_paths: list[Path] | None = None
+    # A database table or query instead of files (file_format "postgres").
+    postgres: PostgresSource | None = None
+    # Lines found unreadable before DuckDB reads the files (a mongoexport line that is
+    # not a JSON document): (line number, line, error), quarantined as malformed_line.
+    rejected_lines: list[tuple[int, str, str]] = field(default_factory=list)
 
     def label(self) -> str:
+        if self.postgres is not None:
+            from customer_chunks.sources_db import describe_postgres
+
+            return describe_postgres(self.postgres)
         return self.pattern if len(self.paths) != 1 else str(self.paths[0])
 
     def csv_options(self) -> CsvOptions:
@@ -244,7 +323,8 @@ def _describe_error(error: dict) -> str:
         return f"{loc}: unknown key. Fix: remove it or check its spelling (README, Source files)"
     if loc.endswith(".[key]"):
         return f"{loc[: -len('.[key]')]}: not a contract table. Fix: use {', '.join(CONTRACT)}"
-    if kind in ("missing", "value_error"):
+    if kind in ("missing", "value_error") or ".postgres" in loc:
+        # a postgres value may hold a password: never echo it
         return f"{loc}: {message}"
     shown = repr(error.get("input"))
     if len(shown) > 60:
@@ -327,15 +407,25 @@ def from_source_file(spec_path: Path) -> dict[str, TableSource]:
                 )
             paths, pattern, fmt = parent.paths, parent.pattern, parent.file_format
             options = {**parent.options, **options}
+            postgres = parent.postgres
+        elif entry.postgres is not None:
+            paths, fmt, postgres = [], "postgres", entry.postgres
+            from customer_chunks.sources_db import describe_postgres
+
+            pattern = describe_postgres(entry.postgres)
         else:
+            postgres = None
             paths, pattern = _resolve_paths(
                 str(entry.path), base, where, model.allow_outside_folder
             )
-            fmt = entry.format or _format_for(paths[0])
-            if fmt not in {"csv", "parquet", "json"}:
+            # Text with a layout given (delimiter, widths) is read as delimited text
+            # whatever its ending (.txt, .dat).
+            laid_out = entry.options.delimiter is not None or entry.options.widths
+            fmt = entry.format or _format_for(paths[0]) or ("csv" if laid_out else None)
+            if fmt not in {"csv", "parquet", "json", "mongodb"}:
                 raise InputError(
                     f"{where}.format: cannot tell the format of {paths[0].name}. "
-                    "Fix: set format: csv, parquet or json."
+                    "Fix: set format: csv, parquet, json or mongodb."
                 )
         sources[table] = TableSource(
             table=table,
@@ -346,6 +436,7 @@ def from_source_file(spec_path: Path) -> dict[str, TableSource]:
             columns=dict(entry.columns),
             distinct=entry.distinct,
             origin=where,
+            postgres=postgres,
         )
     return sources
 
