@@ -35,7 +35,7 @@ def _build(tmp_path: Path, text: str, dbt_vars: dict) -> Path:
     (tmp_path / "transactions.csv").write_text(text)
     warehouse = tmp_path / "w.duckdb"
     load_all(warehouse, sources.from_data_dir(tmp_path), log=lambda m: None)
-    dbt_build(warehouse, dbt_vars, log=lambda m: None, select=SELECT)
+    dbt_build(warehouse, dbt_vars, select=SELECT)
     return warehouse
 
 
@@ -81,7 +81,7 @@ def test_cdnow_same_day_repeats_are_staged(tmp_path):
     )
     warehouse = tmp_path / "w.duckdb"
     load_all(warehouse, sources.from_source_file(tmp_path / "cdnow.yml"), log=lambda m: None)
-    dbt_build(warehouse, {}, log=lambda m: None, select=SELECT)
+    dbt_build(warehouse, {}, select=SELECT)
     acc = query(warehouse, "select * from marts.row_accounting where table_name = 'transactions'")
     # SOURCE.md: 6,919 transactions, total dollar value 244,091.94, none with an order id
     assert acc.rows_read.iloc[0] == 6_919
