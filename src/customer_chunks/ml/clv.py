@@ -480,6 +480,40 @@ def score_customers(
     return out
 
 
+def predict_holdout(
+    summary: pd.DataFrame, parameters: pd.DataFrame, holdout: float, log: Log
+) -> pd.DataFrame:
+    """Expected purchases in the ``holdout`` time units after the calibration end.
+
+    Takes the calibration summary (columns of :data:`SUMMARY_COLUMNS`) and
+    :func:`fit_clv_models`'s table; returns ``customer_id, predicted_purchases`` (null
+    when BG/NBD did not converge or the value is not finite). O(n), vectorised.
+    """
+    c = SUMMARY_COLUMNS
+    out = pd.DataFrame(
+        {
+            "customer_id": summary[c["customer_id"]].to_numpy(),
+            "predicted_purchases": np.full(len(summary), np.nan),
+        }
+    )
+    bg = _estimates(parameters, BG_NBD)
+    if bg is None:
+        return out
+    with step("clv hold-out predictions", len(summary), log):
+        predicted = expected_purchases(
+            bg,
+            float(holdout),
+            summary[c["x"]].to_numpy(np.float64),
+            summary[c["t_x"]].to_numpy(np.float64),
+            summary[c["T"]].to_numpy(np.float64),
+        )
+    bad = ~np.isfinite(predicted)
+    if bad.any():
+        note(f"CLV hold-out: {int(bad.sum()):,} customer(s) got no finite prediction", log)
+    out["predicted_purchases"] = np.where(bad, np.nan, predicted)
+    return out
+
+
 # --------------------------------------------------------------------- simulation
 
 
