@@ -136,6 +136,7 @@ def test_report_shows_every_section(full: dict) -> None:
         "Segment profiles",
         "RFM segments",
         "High-value customer model",
+        "Customer lifetime value",
     ):
         assert heading in html, heading
     assert ": not available.</strong>" not in html  # every mart is filled
@@ -146,8 +147,9 @@ def test_report_shows_every_section(full: dict) -> None:
     assert html.count('class="plotly-graph-div"') == 1
     assert f"A random sample of {N_CUSTOMERS:,} of the {N_CUSTOMERS:,} customers" in html
     # static figures are inline PNGs: quarantine, distributions, sizes, k search,
-    # PCA variance, dendrogram, outliers, heatmap, RFM grid, ROC, high value by segment
-    assert len(re.findall(r"<img[^>]+src=\"data:image/png;base64,", html)) == 11
+    # PCA variance, dendrogram, outliers, heatmap, RFM grid, ROC, high value by segment,
+    # CLV hold-out validation, CLV by segment
+    assert len(re.findall(r"<img[^>]+src=\"data:image/png;base64,", html)) == 13
     assert "Reward; early access and referrals." in html  # a suggested action
     assert "ROC AUC" in html and "top 20% of net spend" in html
 
@@ -339,3 +341,27 @@ def test_empty_ml_marts_are_explained(empty_ml: dict, browser_check) -> None:
         assert all(i["naturalWidth"] > 0 for i in result["images"])
         assert all(p["svgs"] > 0 and p["traces"] > 0 for p in result["plots"])
     assert "pca-scatter" not in {p["id"] for p in result["plots"]}
+
+
+# --------------------------------------------------------------------------- CLV (issue 15)
+
+
+def test_clv_section_and_dashboard_block(full: dict, empty_ml: dict) -> None:
+    report = full["report"]
+    section = report[report.index("Customer lifetime value") :]
+    assert "mean absolute error" in section and "correlation" in section
+    assert "0.243" in section and "15.44" in section  # the parameter table (r, gamma)
+    assert "Not every model could be fitted" not in section
+    dashboard = full["dashboard"]
+    block = dashboard[dashboard.index('<section id="clv">') :]
+    block = block[: block.index("</section>")]
+    for _, name, _ in _segments(full["warehouse"]):
+        assert f"<td>{name}</td>" in block, name
+    # When the fits failed the report says why and the dashboard says there is no CLV.
+    failed = empty_ml["report"][empty_ml["report"].index("Customer lifetime value") :]
+    assert "Not every model could be fitted" in failed
+    assert "Hold-out validation: not available." in failed
+    assert (
+        "No customer lifetime value in this warehouse: no customer made a repeat"
+        in (empty_ml["dashboard"])
+    )
