@@ -17,6 +17,7 @@ final as (
 
         -- numerics
         cast(estimate as {{ type_double() }}) as estimate,
+        cast(standard_error as {{ type_double() }}) as standard_error,
         cast(log_likelihood as {{ type_double() }}) as log_likelihood,
         cast(n_customers as {{ dbt.type_bigint() }}) as n_customers,
         cast(n_customers_eligible as {{ dbt.type_bigint() }}) as n_customers_eligible,
