@@ -1,5 +1,6 @@
 # Customer Chunks - the two commands a new user needs are `make run` and `make test`.
 PYTHON ?= python3
+SHELL := /bin/bash
 VENV ?= .venv
 BIN := $(VENV)/bin
 CUSTOMERS ?= 5000
@@ -9,14 +10,26 @@ WAREHOUSE ?= warehouse/customer_chunks.duckdb
 
 .PHONY: install run demo-data test lint format bench clean
 
-# The venv is rebuilt whenever pyproject.toml changes.
-$(BIN)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $@
+# The venv is rebuilt whenever pyproject.toml or setup.py changes. `make run` needs only
+# the package; lint and tests add the dev extra. pip prints a line per package (no
+# --quiet: a first install takes minutes and should not look stuck).
+$(BIN)/.installed: pyproject.toml setup.py
+	@start=$$(date +%s); \
+	echo "install: creating $(VENV) and installing customer-chunks (1-2 minutes the first time)"; \
+	$(PYTHON) -m venv $(VENV) && \
+	$(BIN)/python -m pip install --quiet --upgrade pip && \
+	$(BIN)/python -m pip install --progress-bar off -e . | grep -E '^(Collecting|Installing|Successfully)' ; \
+	test "$${PIPESTATUS[0]}" = 0 && touch $@ && \
+	echo "install: done in $$(( $$(date +%s) - start )) s"
 
-install: $(BIN)/.installed
+$(BIN)/.installed-dev: $(BIN)/.installed
+	@start=$$(date +%s); \
+	echo "install: adding the dev tools (pytest, ruff, sqlfluff, playwright)"; \
+	$(BIN)/python -m pip install --progress-bar off -e '.[dev]' | grep -E '^(Collecting|Installing|Successfully)' ; \
+	test "$${PIPESTATUS[0]}" = 0 && touch $@ && \
+	echo "install: dev tools done in $$(( $$(date +%s) - start )) s"
+
+install: $(BIN)/.installed-dev
 
 $(DEMO)/.done-$(CUSTOMERS)-$(SEED): $(BIN)/.installed
 	rm -rf $(DEMO)
@@ -27,10 +40,15 @@ demo-data: $(DEMO)/.done-$(CUSTOMERS)-$(SEED)
 
 ## run: install, generate demo data, build and publish the warehouse, write the reports,
 ## the dashboard and the BI exports under output/, print where the results are
+## Progress goes to the terminal a line per step (each command ends with its time); the
+## full dbt log is logs/dbt.log. VARS="k_max=6 high_value_horizon_days=60" sets dbt vars.
 run: demo-data
-	$(BIN)/customer-chunks run --data $(DEMO) --warehouse $(WAREHOUSE)
-	$(BIN)/customer-chunks report --warehouse $(WAREHOUSE) --out output/reports
-	$(BIN)/customer-chunks export --to all --warehouse $(WAREHOUSE) --out output/exports
+	@start=$$(date +%s); \
+	$(BIN)/customer-chunks run --data $(DEMO) --warehouse $(WAREHOUSE) \
+		$(foreach v,$(VARS),--var $(v)) && \
+	$(BIN)/customer-chunks report --warehouse $(WAREHOUSE) --out output/reports && \
+	$(BIN)/customer-chunks export --to all --warehouse $(WAREHOUSE) --out output/exports && \
+	echo "run + report + export: $$(( $$(date +%s) - start )) s"
 	@echo
 	@echo "Results:"
 	@echo "  warehouse  $(abspath $(WAREHOUSE))   (schema marts; see README, What you get)"

@@ -89,3 +89,52 @@ select
 from candidates
 where copy_number > 1
 {%- endmacro %}
+
+{% macro duplicate_rule() -%}
+    {#- The var quarantine_duplicates as one of auto, always, never.
+        auto: an exact repeat is quarantined as `duplicate` only when an id makes it
+        provably the same line (a transaction with an order id; a customer row, whose
+        id is the key); repeats without one are staged and counted in
+        marts.duplicate_summary. true/always and false/never force either way. -#}
+    {%- set value = var('quarantine_duplicates') -%}
+    {%- set text = (value | string | lower | trim) -%}
+    {%- if text in ['auto'] -%}
+        {{ return('auto') }}
+    {%- elif text in ['true', 'always', 'yes'] -%}
+        {{ return('always') }}
+    {%- elif text in ['false', 'never', 'no'] -%}
+        {{ return('never') }}
+    {%- endif -%}
+    {{ exceptions.raise_compiler_error(
+        "var quarantine_duplicates must be auto, true or false, got '" ~ value ~ "'"
+    ) }}
+{%- endmacro %}
+
+{% macro is_not_finite(column) -%}
+    {{ return(adapter.dispatch('is_not_finite', 'customer_chunks')(column)) }}
+{%- endmacro %}
+
+{% macro default__is_not_finite(column) -%}
+    {#- NaN or an infinity (a number that parsed but is not a usable value). -#}
+    ({{ column }} in (
+        cast('NaN' as {{ type_double() }}),
+        cast('Infinity' as {{ type_double() }}),
+        cast('-Infinity' as {{ type_double() }})
+    ))
+{%- endmacro %}
+
+{% macro duckdb__is_not_finite(column) -%}
+    (not isfinite({{ column }}))
+{%- endmacro %}
+
+{% macro is_implausible_timestamp(column) -%}
+    {#- Before var earliest_plausible_timestamp (year-1 dates, -infinity): such a value
+        parses but would give a tenure of hundreds of thousands of days. -#}
+    ({{ column }} < {{ dbt.safe_cast(dbt.string_literal(var('earliest_plausible_timestamp')), dbt.type_timestamp()) }})
+{%- endmacro %}
+
+{% macro is_implausible_amount(columns) -%}
+    {#- Any of `columns` (numbers) at or above var max_plausible_amount in absolute
+        value: money is kept as numeric(18,6), which holds less than 1e12. -#}
+    ({% for column in columns %}abs({{ column }}) >= {{ var('max_plausible_amount') }}{% if not loop.last %} or {% endif %}{% endfor %})
+{%- endmacro %}

@@ -1,6 +1,7 @@
 """Helpers shared by the segmentation report (``segmentation_report.qmd``) and the
 dashboard (``dashboard.py``): reading the marts, sampling customers for scatter plots,
-segment colours, number formatting and the matplotlib style.
+segment colours, number formatting, the matplotlib style and figures shown in both an
+interactive (HTML) and a static (PDF) version.
 
 Everything here reads only the public marts (``marts.*`` of the warehouse DuckDB file)
 and treats every ML mart as optional: :meth:`Warehouse.table` returns an empty frame
@@ -20,29 +21,30 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from customer_chunks.ml.features import HEAVY_TAILED as _PACKAGE_HEAVY_TAILED
+
 # Features shown in the distributions and the drill-down, with whether they are
-# heavy-tailed (plotted on a log axis).
+# heavy-tailed (plotted on a log axis). Heavy-tailed is the package's list, the one the
+# segmentation log-transforms, so plots and model agree. Every name here and in LABELS
+# is a column of dim_customers' contract (checked by tests/test_one_home.py).
+HEAVY_TAILED = set(_PACKAGE_HEAVY_TAILED)
 KEY_FEATURES: list[tuple[str, bool]] = [
-    ("recency_days", False),
-    ("frequency", True),
-    ("monetary", True),
-    ("avg_order_value", True),
-    ("tenure_days", False),
-    ("avg_days_between_orders", True),
-    ("distinct_categories", False),
-    ("return_rate", False),
-    ("web_sessions_90d", True),
-    ("email_open_rate", False),
-    ("engagement_score", False),
-    ("age", False),
+    (name, name in HEAVY_TAILED)
+    for name in (
+        "recency_days",
+        "frequency",
+        "monetary",
+        "avg_order_value",
+        "tenure_days",
+        "avg_days_between_orders",
+        "distinct_categories",
+        "return_rate",
+        "web_sessions_90d",
+        "email_open_rate",
+        "engagement_score",
+        "age",
+    )
 ]
-HEAVY_TAILED = {name for name, heavy in KEY_FEATURES if heavy} | {
-    "gross_revenue",
-    "returned_revenue",
-    "web_events_90d",
-    "add_to_cart_90d",
-    "checkouts_90d",
-}
 
 LABELS = {
     "recency_days": "Recency (days)",
@@ -86,6 +88,8 @@ PALETTE = [
 NOISE_COLOUR = "#9a9a9a"
 OUTLIER_COLOUR = "#d62728"
 
+# The ML marts the report reads (tests/test_one_home.py checks this against the
+# segmentation_report exposure and the marts built from the ML runs).
 ML_TABLES = [
     "kmeans_candidates",
     "model_validation",
@@ -107,16 +111,18 @@ class Warehouse:
     """Read-only access to the ``marts`` schema of a warehouse DuckDB file."""
 
     def __init__(self, path: str | Path) -> None:
-        import duckdb
+        from customer_chunks.marts import open_read_only
 
         self.path = Path(path)
         if not self.path.is_file():
             raise FileNotFoundError(
                 f"warehouse {self.path} not found: run `customer-chunks run` first"
             )
-        self.con = duckdb.connect(str(self.path), read_only=True)
+        # attached under a fixed alias: a file named marts.duckdb must not shadow the schema
+        self.con = open_read_only(self.path)
         rows = self.con.execute(
-            "select table_name from information_schema.tables where table_schema = 'marts'"
+            "select table_name from information_schema.tables "
+            "where table_catalog = current_database() and table_schema = 'marts'"
         ).fetchall()
         self.tables = {r[0] for r in rows}
         if "dim_customers" not in self.tables:
@@ -133,8 +139,9 @@ class Warehouse:
         if table not in self.tables:
             return []
         rows = self.con.execute(
-            "select column_name from information_schema.columns "
-            "where table_schema = 'marts' and table_name = ? order by ordinal_position",
+            "select column_name from information_schema.columns where table_catalog = "
+            "current_database() and table_schema = 'marts' and table_name = ? "
+            "order by ordinal_position",
             [table],
         ).fetchall()
         return [r[0] for r in rows]
@@ -367,6 +374,31 @@ def md(text: str) -> None:
 def missing(what: str, why: str) -> None:
     """Say in the document that a section has nothing to show, and why."""
     md(f"> **{what}: not available.** {why}")
+
+
+def show_plotly(interactive: Any, static: Any) -> None:
+    """Show a figure as ONE output carrying both versions: the plotly figure
+    ``interactive`` (the HTML report draws it) and the matplotlib figure ``static`` as
+    a PNG (the PDF uses it; no browser is needed to make it). Closes ``static``."""
+    import base64
+    import io
+    import json
+
+    import matplotlib.pyplot as plt
+    import plotly.io as pio
+    from IPython.display import display
+
+    from customer_chunks.reporting.notebook import PLOTLY_MIME
+
+    buffer = io.BytesIO()
+    static.savefig(buffer, format="png")
+    plt.close(static)
+    bundle = {
+        PLOTLY_MIME: json.loads(pio.to_json(interactive, validate=False)),
+        "image/png": base64.b64encode(buffer.getvalue()).decode("ascii"),
+        "text/plain": f"<figure: {interactive.layout.title.text or 'plotly'}>",
+    }
+    display(bundle, raw=True)
 
 
 def show_table(frame: pd.DataFrame, formats: dict[str, Any] | None = None) -> None:

@@ -21,7 +21,7 @@ segment), so the page stays around 5-6 MB at any number of customers. Aggregates
 DuckDB, O(N) time and O(segments) memory.
 
 Run it as a script (``python reports/dashboard.py --warehouse W --out page.html``) or
-through ``customer_chunks.reports_build.build_reports``.
+through ``customer_chunks.reporting.build_reports``.
 """
 
 from __future__ import annotations

@@ -9,8 +9,11 @@ Fixtures:
 - ``pg_url`` (session): libpq URL of a PostgreSQL server to publish to.
 - ``pg_schema``: a fresh schema name on that server, dropped after the test.
 - ``chromium_executable`` (session): path of the Debian Chromium binary.
-- ``browser_check``: ``customer_chunks.report.check_in_browser`` with the executable
-  filled in, for asserting that an HTML page renders without errors.
+- ``browser_check``: ``chromium_check.check_in_browser`` (tests/chromium_check.py) with
+  the executable filled in, for asserting that an HTML page renders without errors.
+
+Tests that need neither never touch these fixtures, so the rest of the suite runs on a
+machine with no browser and no database server.
 """
 
 from __future__ import annotations
@@ -137,6 +140,6 @@ def chromium_executable() -> str:
 @pytest.fixture
 def browser_check(chromium_executable: str) -> Callable[..., dict[str, Any]]:
     """``check_in_browser(html_path, screenshot_path=None, **kw)`` bound to Chromium."""
-    from customer_chunks.report import check_in_browser
+    from chromium_check import check_in_browser
 
     return functools.partial(check_in_browser, executable_path=chromium_executable)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -98,10 +100,15 @@ def _assert_rows_equal(expected: list[tuple], actual: list[tuple]) -> None:
 # --------------------------------------------------------------------------- Parquet
 
 
-def test_parquet_round_trip(warehouse: Path, tmp_path: Path) -> None:
-    lines: list[str] = []
+def _lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "customer_chunks.export"]
+
+
+def test_parquet_round_trip(warehouse: Path, tmp_path: Path, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="customer_chunks.export")
     out = tmp_path / "parquet"
-    files = export_parquet(warehouse, out, log=lines.append)
+    files = export_parquet(warehouse, out)
+    lines = _lines(caplog)
 
     assert [f.name for f in files] == [
         "dim_customers.parquet",
@@ -128,13 +135,27 @@ def test_parquet_round_trip(warehouse: Path, tmp_path: Path) -> None:
 
 def test_missing_warehouse_and_missing_marts(tmp_path: Path) -> None:
     with pytest.raises(ExportError, match=r"warehouse .*nope.duckdb not found"):
-        export_parquet(tmp_path / "nope.duckdb", tmp_path / "out", log=None)
+        export_parquet(tmp_path / "nope.duckdb", tmp_path / "out")
 
     empty = tmp_path / "empty.duckdb"
     duckdb.connect(str(empty)).execute("create table main.t as select 1 as x").close()
     with pytest.raises(ExportError, match="no tables in schema 'marts'"):
-        export_hyper(empty, tmp_path / "x.hyper", log=None)
+        export_hyper(empty, tmp_path / "x.hyper")
     assert not (tmp_path / "out").exists()
+
+
+def test_warehouse_file_named_after_a_schema(warehouse: Path, tmp_path: Path) -> None:
+    # DuckDB names the catalog after the file: marts.duckdb used to make every
+    # "marts.<table>" reference ambiguous.
+    named = warehouse.rename(tmp_path / "marts.duckdb")
+    files = export_all(named, "parquet", out=tmp_path / "out")
+    assert [f.name for f in files] == [
+        "dim_customers.parquet",
+        "segment_profiles.parquet",
+        "v_active_customers.parquet",
+    ]
+    rows = duckdb.connect().execute(f"select count(*) from '{tmp_path}/out/dim_customers.parquet'")
+    assert rows.fetchone()[0] == 5
 
 
 def test_export_all_rejects_unknown_target(warehouse: Path) -> None:
@@ -152,12 +173,13 @@ def _hyper_value(value: object) -> object:
     return value
 
 
-def test_hyper_round_trip(warehouse: Path, tmp_path: Path, monkeypatch) -> None:
+def test_hyper_round_trip(warehouse: Path, tmp_path: Path, monkeypatch, caplog) -> None:
     hyperapi = pytest.importorskip("tableauhyperapi")
+    caplog.set_level(logging.INFO, logger="customer_chunks.export")
     monkeypatch.chdir(tmp_path)  # hyperd.log must not land in the working directory
-    lines: list[str] = []
     target = tmp_path / "extract" / "customer_chunks.hyper"
-    counts = export_hyper(warehouse, target, log=lines.append)
+    counts = export_hyper(warehouse, target)
+    lines = _lines(caplog)
 
     expected = _expected(warehouse)
     assert counts == {name: len(rows) for name, rows in expected.items()}
@@ -193,6 +215,28 @@ def test_hyper_round_trip(warehouse: Path, tmp_path: Path, monkeypatch) -> None:
             _assert_rows_equal(rows, [tuple(_hyper_value(v) for v in row) for row in back])
 
 
+def test_hyperd_that_never_starts_is_stopped(warehouse: Path, tmp_path: Path) -> None:
+    pytest.importorskip("tableauhyperapi")
+    pytest.importorskip("psutil")
+    fake = tmp_path / "fake-hyper"
+    fake.mkdir()
+    # a "hyperd" that never calls back: without a timeout HyperProcess waits for ever
+    (fake / "hyperd").write_text(f"#!{sys.executable}\nimport time\ntime.sleep(120)\n")
+    (fake / "hyperd").chmod(0o755)
+    target = tmp_path / "x.hyper"
+    with pytest.raises(ExportError) as failure:
+        export_hyper(warehouse, target, start_timeout=3, hyperd_dir=fake, log_dir=tmp_path / "l")
+    message = str(failure.value)
+    assert "\n" not in message
+    assert message.startswith("export to hyper: hyperd did not start within 3 s and was stopped")
+    assert "Fix: " in message
+    assert not target.exists()
+    import psutil
+
+    stuck = [p for p in psutil.Process().children(recursive=True) if "hyperd" in p.name()]
+    assert stuck == []
+
+
 # --------------------------------------------------------------------------- PostgreSQL
 
 
@@ -213,12 +257,13 @@ def _with_password(url: str, password: str) -> str:
 
 
 def test_postgres_publish_replace_and_rollback(
-    warehouse: Path, pg_url: str, pg_schema: str, capsys
+    warehouse: Path, pg_url: str, pg_schema: str, caplog
 ) -> None:
     import psycopg
 
+    caplog.set_level(logging.INFO, logger="customer_chunks.export")
     url = _with_password(pg_url, SECRET)  # trust auth ignores it; it must never be shown
-    counts = export_postgres(warehouse, url, pg_schema)  # default log: print
+    counts = export_postgres(warehouse, url, pg_schema)
     expected = _expected(warehouse)
     assert counts == {name: len(rows) for name, rows in expected.items()}
     for name, rows in _pg_rows(pg_url, pg_schema).items():
@@ -248,22 +293,22 @@ def test_postgres_publish_replace_and_rollback(
         ).fetchall()
     assert [t[0] for t in tables] == sorted(expected)
 
-    out = capsys.readouterr()
-    logged = out.out + out.err + str(failure.value)
+    logged = "\n".join(_lines(caplog)) + str(failure.value)
     assert "marts.dim_customers -> postgres" in logged
     assert "***" in logged
     assert SECRET not in logged
 
 
 def test_postgres_unreachable_error_is_redacted(
-    warehouse: Path, monkeypatch: pytest.MonkeyPatch
+    warehouse: Path, monkeypatch: pytest.MonkeyPatch, caplog
 ) -> None:
     pytest.importorskip("psycopg")
+    caplog.set_level(logging.INFO, logger="customer_chunks.export")
     monkeypatch.setenv("PGPASSWORD", SECRET)
-    lines: list[str] = []
     url = f"postgresql://bob:{SECRET}@127.0.0.1:1/db?sslmode=disable"
     with pytest.raises(ExportError) as failure:
-        export_postgres(warehouse, url, log=lines.append)
+        export_postgres(warehouse, url)
+    lines = _lines(caplog)
     message = str(failure.value)
     assert "cannot connect to postgresql://bob:***@127.0.0.1:1/db" in message
     assert SECRET not in message
@@ -274,7 +319,7 @@ def test_postgres_unreachable_error_is_redacted(
     monkeypatch.setenv("PGHOST", "127.0.0.1")
     monkeypatch.setenv("PGPORT", "1")
     with pytest.raises(ExportError, match="PG\\* environment variables") as failure:
-        export_postgres(warehouse, None, log=None)
+        export_postgres(warehouse, None)
     assert SECRET not in str(failure.value)
 
 
@@ -296,7 +341,7 @@ def test_redact_url(text: str, shown: str) -> None:
 
 def test_timestamp_values_are_naive(warehouse: Path, tmp_path: Path) -> None:
     # Guards the DuckDB -> Parquet -> reader path against a silent time-zone shift.
-    export_parquet(warehouse, tmp_path, log=None)
+    export_parquet(warehouse, tmp_path)
     value = (
         duckdb.connect()
         .execute(

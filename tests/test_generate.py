@@ -9,7 +9,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from customer_chunks.generate import DIRTY_KINDS, TABLES, GenerateResult, generate
+from customer_chunks.generate import (
+    DIRTY_KINDS,
+    PERSONAS,
+    TABLES,
+    GenerateResult,
+    generate,
+    planted_personas,
+)
 
 N_CUSTOMERS = 3_000
 SEED = 11
@@ -435,3 +442,30 @@ def test_rejects_bad_arguments(tmp_path: Path, kwargs: dict, message: str) -> No
     with pytest.raises(ValueError, match=message):
         generate(**arguments)
     assert not any(tmp_path.iterdir())
+
+
+def test_planted_personas_replay_the_generation(con: duckdb.DuckDBPyConnection) -> None:
+    personas = planted_personas(N_CUSTOMERS, SEED, block_size=BLOCK_SIZE)
+    assert len(personas) == N_CUSTOMERS
+    orders = dict(
+        con.sql(
+            """
+            select c.customer_id, count(distinct t.order_id)
+            from customers as c
+            left join clean_lines as t on c.customer_id = t.customer_id and t.quantity > 0
+            group by 1
+            """
+        ).fetchall()
+    )
+    assert set(orders) == set(personas)
+    # the personas' order caps hold for every customer, which a wrong replay would break
+    cap = {p.name: p.max_orders for p in PERSONAS}
+    for customer, persona in personas.items():
+        if cap[persona] is not None:
+            assert orders[customer] <= cap[persona], (customer, persona)
+    never = [c for c, p in personas.items() if cap[p] == 0]
+    assert never and all(orders[c] == 0 for c in never)
+    shares = {p.name: p.share for p in PERSONAS}
+    for name, share in shares.items():
+        observed = sum(p == name for p in personas.values()) / N_CUSTOMERS
+        assert abs(observed - share) < 0.03, (name, observed, share)

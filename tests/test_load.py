@@ -169,3 +169,33 @@ def test_text_timestamps_in_parquet_are_still_checked(tmp_path):
     message = str(caught.value)
     assert "ordered_at" in message and "31/12/2024 10:0" in message
     assert "timestamp_format" in message
+
+
+def test_text_timestamps_with_offsets_are_converted_to_utc_in_parquet_too(tmp_path):
+    data = _typed_and_text_parquet(
+        tmp_path, "'2025-06-01 23:30:00+0' || (x % 6) || ':00'"
+    )  # +00:00 .. +05:00
+    load_all(tmp_path / "w.duckdb", sources.from_data_dir(data), log=lambda m: None)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
+    got = con.sql("select ordered_at from raw.transactions order by _row_id").fetchall()
+    assert got[0] == ("2025-06-01 23:30:00.000000",)
+    assert got[5] == ("2025-06-01 18:30:00.000000",)
+
+
+def test_a_source_file_timezone_is_where_offsets_are_converted_to(tmp_path):
+    _, con = load(
+        tmp_path,
+        """
+tables:
+  transactions:
+    path: t.csv
+    options: {timezone: America/New_York}
+    columns: {customer_id: c, ordered_at: t, amount: a}
+""",
+        {"t.csv": "c,t,a\nx,2025-06-01T12:00:00Z,5\ny,2025-06-01 12:00:00,6\n"},
+    )
+    got = [
+        r[0] for r in con.sql("select ordered_at from raw.transactions order by _row_id").fetchall()
+    ]
+    # UTC noon is 08:00 in New York (EDT); a time without a zone is left as written
+    assert got == ["2025-06-01 08:00:00.000000", "2025-06-01 12:00:00"]

@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import adjusted_rand_score
 
 from customer_chunks import sources
 from customer_chunks.errors import BuildError
-from customer_chunks.generate import generate
+from customer_chunks.generate import generate, planted_personas
 from customer_chunks.run import run
 
 from support import query
@@ -178,7 +179,41 @@ def test_ml_marts_are_complete_and_consistent(demo):
     profiles = query(warehouse, "select * from marts.segment_profiles where algorithm = 'kmeans'")
     assert profiles.n_customers.sum() == len(dim)
     assert profiles.segment_name.is_unique and profiles.suggested_action.notna().all()
+    assert not profiles.segment_name.str.contains(r" \d+$").any()  # never "Lost 2"
+    assert profiles.description.str.contains("Sets it apart: ").all()
     assert dim[["pca_1", "pca_2", "pca_3"]].notna().all().all()
+    # the recommendation and its reason are recorded, and dim_customers follows it
+    chosen = validation.loc[validation.is_chosen].iloc[0]
+    assert chosen.algorithm in {"kmeans", "hierarchical"}
+    assert chosen.note.startswith("chosen: ")
+    column = f"{chosen.algorithm}_segment_id"
+    assert (dim.segment_id == dim[column]).all()
+    candidates = query(warehouse, "select * from marts.kmeans_candidates")
+    assert candidates.agreement.between(-1, 1).all()
+    assert candidates.hierarchical_silhouette.notna().all()
+    # the segmentation used only the var's features; nothing demographic
+    used = query(
+        warehouse,
+        "select feature from marts.preprocessing_parameters where model_name = 'segmentation'",
+    ).feature.tolist()
+    assert "age" not in used and "monetary" in used
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "issue 12 item 4 not met: on the demo generator's 8 overlapping personas the "
+        "recommended segmentation reaches adjusted Rand 0.28 (5,000 customers, seed 42); "
+        "no internal criterion tried picks the planted k (see docs segmentation_method)"
+    ),
+)
+def test_demo_segments_recover_the_planted_personas(demo):
+    _, _, warehouse = demo
+    dim = query(warehouse, "select customer_id, segment_id from marts.dim_customers")
+    personas = planted_personas(1500, 7)
+    truth = dim.customer_id.map(personas)
+    assert truth.notna().all()
+    assert adjusted_rand_score(truth, dim.segment_id) >= 0.9
     linkage = query(warehouse, "select * from marts.hierarchy_linkage order by step")
     assert linkage.distance.is_monotonic_increasing and linkage.n_members.iloc[-1] == len(dim)
 
@@ -200,10 +235,10 @@ def test_high_value_model_is_trained_and_scores_everyone(demo):
 
 
 def test_reports_and_dashboard_render_from_the_real_warehouse(demo, tmp_path, browser_check):
-    from customer_chunks.reports_build import build_reports
+    from customer_chunks.reporting import build_reports
 
     _, _, warehouse = demo
-    paths = build_reports(warehouse, tmp_path / "reports", log=lambda m: None)
+    paths = build_reports(warehouse, tmp_path / "reports")
     shots = Path(__file__).resolve().parents[1] / "output" / "screenshots"
     for name in ("segmentation_report_html", "dashboard_html"):
         result = browser_check(paths[name], shots / f"demo_{name}.png")

@@ -12,11 +12,11 @@ rfm as (
 ),
 
 segments as (
-    select * from {{ ref('ml_customer_segments') }}
+    {{ ml_output(ref('ml_segmentation_run'), 'customer_segments') }}
 ),
 
 high_value as (
-    select * from {{ ref('ml_high_value_scores') }}
+    {{ ml_output(ref('ml_high_value_run'), 'scores') }}
 ),
 
 clv as (

@@ -1,13 +1,9 @@
+{#- Columns, types and docs: the contract in _marts__models.yml. -#}
 with
 
 importances as (
-    select * from {{ ref('ml_feature_importances') }}
+    {{ ml_output(ref('ml_high_value_run'), 'feature_importances') }}
 )
 
-select
-    cast(feature as {{ dbt.type_string() }}) as feature,
-    cast(importance_mean as {{ type_double() }}) as importance_mean,
-    cast(importance_std as {{ type_double() }}) as importance_std,
-    cast(impurity_importance as {{ type_double() }}) as impurity_importance,
-    cast(rank as integer) as rank
+select {{ contract_columns() }}
 from importances

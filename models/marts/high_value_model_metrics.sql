@@ -1,20 +1,17 @@
+{#- Columns, types and docs: the contract in _marts__models.yml. The model calls the
+    rows of a held-out fold n_rows; the mart names them n_test beside n_train. -#}
 with
 
 metrics as (
-    select * from {{ ref('ml_high_value_metrics') }}
+    {{ ml_output(ref('ml_high_value_run'), 'metrics') }}
+),
+
+renamed as (
+    select
+        *,
+        n_rows as n_test
+    from metrics
 )
 
-select
-    cast(fold as {{ dbt.type_string() }}) as fold,
-    cast(roc_auc as {{ type_double() }}) as roc_auc,
-    cast(pr_auc as {{ type_double() }}) as pr_auc,
-    cast(n_rows as bigint) as n_test,
-    cast(n_train as bigint) as n_train,
-    cast(n_positive as bigint) as n_positive,
-    cast(label_definition as {{ dbt.type_string() }}) as label_definition,
-    cast(n_training_customers as bigint) as n_training_customers,
-    cast(positive_count as bigint) as positive_count,
-    cast(top_share as {{ type_double() }}) as top_share,
-    cast(probability_threshold as {{ type_double() }}) as probability_threshold,
-    cast(note as {{ dbt.type_string() }}) as note
-from metrics
+select {{ contract_columns() }}
+from renamed

@@ -1,11 +1,9 @@
+{#- Columns, types and docs: the contract in _marts__models.yml. -#}
 with
 
 roc as (
-    select * from {{ ref('ml_high_value_roc_curve') }}
+    {{ ml_output(ref('ml_high_value_run'), 'roc_curve') }}
 )
 
-select
-    cast(fpr as {{ type_double() }}) as fpr,
-    cast(tpr as {{ type_double() }}) as tpr,
-    cast(threshold as {{ type_double() }}) as threshold
+select {{ contract_columns() }}
 from roc

@@ -1,21 +1,27 @@
 {#- One row per principal component and feature: the loading, and the component's
-    share of variance (repeated on each of its rows for easy filtering in BI tools). -#}
+    share of variance (repeated on each of its rows for easy filtering in BI tools).
+    Columns, types and docs: the contract in _marts__models.yml. -#}
 with
 
 loadings as (
-    select * from {{ ref('ml_pca_loadings') }}
+    {{ ml_output(ref('ml_segmentation_run'), 'pca_loadings') }}
 ),
 
 explained_variance as (
-    select * from {{ ref('ml_pca_explained_variance') }}
+    {{ ml_output(ref('ml_segmentation_run'), 'pca_explained_variance') }}
+),
+
+joined as (
+    select
+        loadings.component,
+        loadings.feature,
+        loadings.loading,
+        explained_variance.explained_variance_ratio,
+        explained_variance.cumulative as cumulative_explained_variance
+    from loadings
+    inner join explained_variance
+        on loadings.component = explained_variance.component
 )
 
-select
-    cast(loadings.component as integer) as component,
-    cast(loadings.feature as {{ dbt.type_string() }}) as feature,
-    cast(loadings.loading as {{ type_double() }}) as loading,
-    cast(explained_variance.explained_variance_ratio as {{ type_double() }}) as explained_variance_ratio,
-    cast(explained_variance.cumulative as {{ type_double() }}) as cumulative_explained_variance
-from loadings
-inner join explained_variance
-    on loadings.component = explained_variance.component
+select {{ contract_columns() }}
+from joined

@@ -2,6 +2,7 @@
 CLV models: P(alive), expected purchases and CLV over the horizon, expected spend."""
 
 from customer_chunks.ml.clv import score_customers
+from customer_chunks.ml.settings import required
 from customer_chunks.ml_tables import log
 
 
@@ -13,7 +14,7 @@ def model(dbt, session):
         summary.filter("snapshot_name = 'current'").df(),
         dbt.ref("ml_clv_parameters").df(),
         horizon=periods["horizon_weeks"] * 7 / periods["time_unit_days"],
-        discount_rate=float(dbt.config.get("clv_discount_rate")),
+        discount_rate=required("clv_discount_rate", dbt.config.get("clv_discount_rate"), float),
         unit_days=periods["time_unit_days"],
         log=log,
     )

@@ -1,9 +1,10 @@
 """Train the RandomForest high-value model on features as of the training cutoff with
 the label from the horizon after it, cross-validate it, and score every customer on
-features as of as_of; the ml_* models beside this one each unpack one output."""
+features as of as_of; one column per output, read by the marts (README.md beside this)."""
 
 from customer_chunks.ml.pipeline import run_high_value
-from customer_chunks.ml_tables import config_value, current_features, log, pack
+from customer_chunks.ml.settings import required
+from customer_chunks.ml_tables import current_features, log, pack
 
 
 def model(dbt, session):
@@ -12,9 +13,9 @@ def model(dbt, session):
     frames = run_high_value(
         training,
         current_features(dbt.ref("int_customer_features_by_snapshot")),
-        top_share=config_value(dbt, "high_value_top_share", float, 0.2),
-        n_estimators=config_value(dbt, "high_value_trees", int, 100),
-        random_state=config_value(dbt, "random_state", int, 0),
+        top_share=required("high_value_top_share", dbt.config.get("high_value_top_share"), float),
+        n_estimators=required("high_value_trees", dbt.config.get("high_value_trees"), int),
+        random_state=required("random_state", dbt.config.get("random_state"), int),
         log=log,
     )
     return pack(frames)

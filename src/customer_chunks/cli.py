@@ -2,20 +2,27 @@
 
 Errors in the input or the build print one line (`error: ...` naming the file, the
 column and the fix) and exit with status 2; they never print a traceback.
+
+Progress goes to standard output, one ``HH:MM:SS message`` line per step (the format
+is set once, in :func:`customer_chunks.logs.configure`), followed by the results (where
+the warehouse, reports and exports are); standard error carries only the error line.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+import signal
 import sys
+import textwrap
+import time
 from datetime import date
 from pathlib import Path
 
+from customer_chunks import logs
 from customer_chunks.errors import CustomerChunksError, InputError
 
-
-def _log(message: str) -> None:
-    print(message, flush=True)
+logger = logging.getLogger(__name__)
 
 
 def _sources(args: argparse.Namespace):
@@ -37,21 +44,48 @@ def _as_of(value: str | None) -> str | None:
         raise InputError(f"--as-of {value!r} is not a date. Fix: use YYYY-MM-DD.") from None
 
 
+def _k(value: object, flag: str) -> None:
+    if value is not None and (not isinstance(value, int) or value < 2):
+        raise InputError(
+            f"{flag} {value}: the number of K-Means segments must be a whole number of at "
+            "least 2. Fix: e.g. --k 4, or leave it out to let the run choose k."
+        )
+
+
+def run_vars(args: argparse.Namespace) -> dict:
+    """The dbt vars for a run: each ``--var KEY=VALUE``, then the ``--k`` and ``--as-of``
+    aliases (of force_k and as_of). Checked here so a bad value fails before loading."""
+    from customer_chunks.project import parse_var
+
+    dbt_vars: dict = {}
+    for assignment in args.var or []:
+        key, value = parse_var(assignment)
+        dbt_vars[key] = value
+    for flag, key, value in (("--k", "force_k", args.k), ("--as-of", "as_of", args.as_of)):
+        if value is None:
+            continue
+        if key in dbt_vars and dbt_vars[key] != value:
+            raise InputError(f"{flag} and --var {key} disagree. Fix: give only one of them.")
+        dbt_vars[key] = value
+    _k(dbt_vars.get("force_k"), "--k" if args.k is not None else "--var force_k")
+    if dbt_vars.get("as_of") is not None:
+        dbt_vars["as_of"] = _as_of(str(dbt_vars["as_of"]))
+    return dbt_vars
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from customer_chunks.run import run
 
-    extra = {}
-    if args.k is not None:
-        extra["force_k"] = args.k
+    dbt_vars = run_vars(args)
     path = run(
         _sources(args),
         warehouse=Path(args.warehouse),
-        as_of=_as_of(args.as_of),
-        extra_vars=extra,
-        log=_log,
+        as_of=dbt_vars.pop("as_of", None),
+        extra_vars=dbt_vars,
+        timeout=args.timeout,
     )
-    _log(f"warehouse: {path.resolve()}")
-    _log(f"  query it: duckdb {path} -c 'select * from marts.dim_customers limit 10'")
+    print(f"warehouse: {path.resolve()}", flush=True)
+    print(f"  query it: duckdb {path} -c 'select * from marts.dim_customers limit 10'", flush=True)
     return 0
 
 
@@ -60,8 +94,8 @@ def cmd_load(args: argparse.Namespace) -> int:
 
     target = Path(args.warehouse)
     target.parent.mkdir(parents=True, exist_ok=True)
-    load_all(target, _sources(args), log=_log)
-    _log(f"raw tables loaded into {target}; now run: dbt build --profiles-dir .")
+    load_all(target, _sources(args))
+    print(f"raw tables loaded into {target}; now run: dbt build --profiles-dir .", flush=True)
     return 0
 
 
@@ -73,10 +107,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
         seed=args.seed,
         out_dir=Path(args.out),
         file_format=args.format,
-        progress=_log,
+        progress=logger.info,
     )
     tables = {k: v for k, v in counts.items() if isinstance(v, int)}
-    _log("wrote " + ", ".join(f"{k}: {v:,} rows" for k, v in tables.items()) + f" to {args.out}")
+    print(
+        "wrote " + ", ".join(f"{k}: {v:,} rows" for k, v in tables.items()) + f" to {args.out}",
+        flush=True,
+    )
     return 0
 
 
@@ -91,19 +128,37 @@ def cmd_export(args: argparse.Namespace) -> int:
             out=args.out,
             url=args.url,
             schema=args.schema,
-            log=_log,
         )
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from customer_chunks.reports_build import build_reports
+    from customer_chunks.reporting import build_reports
 
     formats = tuple(args.formats.split(","))
-    paths = build_reports(Path(args.warehouse), Path(args.out), formats=formats, log=_log)
+    paths = build_reports(Path(args.warehouse), Path(args.out), formats=formats)
     for name, path in paths.items():
-        _log(f"{name}: {Path(path).resolve()}")
+        print(f"{name}: {Path(path).resolve()}", flush=True)
     return 0
+
+
+def vars_help() -> str:
+    """The --help text listing every dbt var, its default and its comment, read from
+    dbt_project.yml (their one home)."""
+    from customer_chunks.project import project_vars
+
+    try:
+        declared = project_vars()
+    except CustomerChunksError as exc:
+        return f"dbt vars: unavailable ({exc})"
+    lines = ["dbt vars (--var KEY=VALUE; defaults from dbt_project.yml):"]
+    for var in declared.values():
+        default = "null" if var.default is None else var.default
+        lines.append(f"  {var.name} (default {default})")
+        lines += textwrap.wrap(
+            var.help, width=78, initial_indent=" " * 6, subsequent_indent=" " * 6
+        )
+    return "\n".join(lines)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -122,10 +177,32 @@ def build_parser() -> argparse.ArgumentParser:
             help="DuckDB file to publish (default: %(default)s)",
         )
 
-    p_run = sub.add_parser("run", help="load inputs, dbt build, publish the warehouse")
+    from customer_chunks.run import DBT_TIMEOUT_S
+
+    p_run = sub.add_parser(
+        "run",
+        help="load inputs, dbt build, publish the warehouse",
+        description="Check and load the inputs, run `dbt build` on a new file and publish "
+        "it over --warehouse only when every model and test passed.",
+        epilog=vars_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_inputs(p_run)
-    p_run.add_argument("--as-of", help="reference date YYYY-MM-DD (default: day after last order)")
-    p_run.add_argument("--k", type=int, help="force the number of K-Means segments")
+    p_run.add_argument(
+        "--var",
+        action="append",
+        metavar="KEY=VALUE",
+        help="set a dbt var (repeatable; the list is below); VALUE is read as YAML",
+    )
+    p_run.add_argument("--as-of", help="same as --var as_of=YYYY-MM-DD")
+    p_run.add_argument("--k", type=int, help="same as --var force_k=N (at least 2)")
+    p_run.add_argument(
+        "--timeout",
+        type=float,
+        default=DBT_TIMEOUT_S,
+        metavar="SECONDS",
+        help="stop `dbt build` after this long (default: %(default).0f)",
+    )
     p_run.set_defaults(func=cmd_run)
 
     p_load = sub.add_parser("load", help="only check and load the inputs into raw.* (for dbt)")
@@ -163,17 +240,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminated(signum, frame) -> None:
+    raise KeyboardInterrupt  # unwinds like Ctrl-C: children killed, build file removed
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    logs.configure()
+    if sys.platform != "win32":
+        signal.signal(signal.SIGTERM, _terminated)
+    started = time.monotonic()
     try:
-        return args.func(args)
+        code = args.func(args)
     except CustomerChunksError as exc:
-        print(f"error: {exc}", file=sys.stderr, flush=True)
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr, flush=True)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted; the published warehouse was not changed.", file=sys.stderr)
         return 130
+    logger.info("%s done in %.1f s", args.command, time.monotonic() - started)
+    return code
 
 
 if __name__ == "__main__":

@@ -4,11 +4,14 @@ Every table and view in the DuckDB schema ``marts`` is exported; nothing here kn
 names of the marts. The warehouse is always opened read-only, so an export can run
 while a report reads the same file (but not while ``dbt build`` holds the write lock).
 
-Each ``export_*`` function takes a ``log`` callback (default :func:`print`, ``None`` for
-silence) that receives one line per table: ``marts.<table> -> <target>: N rows in S s``.
-Failures that a user can fix (missing warehouse, no ``marts`` schema, unreachable
-server, ...) raise :class:`ExportError` with a one-line message naming the target and
-the fix. PostgreSQL passwords never appear in log lines or error messages.
+Each ``export_*`` function logs (stdlib ``logging``, this module's logger) one line per
+table: ``marts.<table> -> <target>: N rows in S s``. The warehouse is attached under a
+fixed alias (:func:`customer_chunks.marts.open_read_only`), so its file name does not
+matter. Failures that a user can fix (missing warehouse, no ``marts`` schema, hyperd
+that does not start, unreachable server, ...) raise :class:`ExportError` with a
+one-line message naming the target and the fix. Nothing waits forever: hyperd's start
+and the PostgreSQL connection and swap have timeouts. PostgreSQL passwords never
+appear in log lines or error messages.
 
 Scaling: Parquet and Hyper exports stream inside DuckDB and hyperd (O(1) Python memory);
 the PostgreSQL export streams a CSV spool file through ``COPY`` in 1 MiB chunks.
@@ -16,12 +19,14 @@ the PostgreSQL export streams a CSV spool file through ``COPY`` in 1 MiB chunks.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +35,7 @@ from typing import Any
 import duckdb
 
 from customer_chunks.errors import CustomerChunksError
+from customer_chunks.marts import MART_SCHEMA, open_read_only
 
 __all__ = [
     "ExportError",
@@ -42,8 +48,7 @@ __all__ = [
     "redact_url",
 ]
 
-MART_SCHEMA = "marts"
-Log = Callable[[str], None] | None
+logger = logging.getLogger(__name__)
 
 
 class ExportError(CustomerChunksError):
@@ -64,11 +69,6 @@ class Mart:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _emit(log: Log, message: str) -> None:
-    if log is not None:
-        log(message)
 
 
 def _quote_duckdb(identifier: str) -> str:
@@ -93,7 +93,7 @@ def _open_warehouse(db_path: str | os.PathLike[str], target: str) -> Iterator[An
             "(`dbt build`) or pass --warehouse PATH"
         )
     try:
-        con = duckdb.connect(str(path), read_only=True)
+        con = open_read_only(path)
     except duckdb.Error as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ExportError(
@@ -143,8 +143,6 @@ def _require_marts(con: Any, db_path: str | os.PathLike[str], target: str) -> li
 def export_parquet(
     db_path: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
-    *,
-    log: Log = print,
 ) -> list[Path]:
     """Write one Parquet file per mart to ``out_dir`` (``<mart>.parquet``, zstd).
 
@@ -171,7 +169,7 @@ def export_parquet(
                 ) from None
             os.replace(partial, final)
             written.append(final)
-            _emit(log, _line(mart.name, "parquet", rows, time.perf_counter() - start, str(final)))
+            logger.info(_line(mart.name, "parquet", rows, time.perf_counter() - start, str(final)))
     return written
 
 
@@ -238,13 +236,64 @@ def _quote_hyper(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
+def _start_hyperd(logs: Path, timeout: float, hyperd_dir: Path | None) -> Any:
+    """Start hyperd through ``HyperProcess``, giving up after ``timeout`` seconds.
+
+    ``HyperProcess`` waits for hyperd to call back with no limit of its own, so it
+    runs in a helper thread; when hyperd has not called back in time, the hyperd
+    processes this start spawned are killed (which ends the wait and the thread) and
+    :class:`ExportError` says so.
+    """
+    import psutil
+    from tableauhyperapi import HyperProcess, Telemetry
+
+    me = psutil.Process()
+    before = {child.pid for child in me.children(recursive=True)}
+    box: dict[str, Any] = {}
+
+    def start() -> None:
+        try:
+            box["hyper"] = HyperProcess(
+                Telemetry.DO_NOT_SEND_USAGE_DATA_TO_TABLEAU,
+                hyper_path=str(hyperd_dir) if hyperd_dir is not None else None,
+                parameters={"log_dir": str(logs)},
+            )
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=start, name="hyperd-start", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        for child in me.children(recursive=True):
+            if child.pid in before:
+                continue
+            try:
+                if "hyperd" in " ".join([child.name(), *child.cmdline()[:1]]):
+                    child.kill()
+            except psutil.Error:
+                pass
+        thread.join(30)
+        if "hyper" in box:  # it came up while being stopped: do not leave it running
+            box["hyper"].close()
+        raise ExportError(
+            f"export to hyper: hyperd did not start within {timeout:g} s and was stopped "
+            f"(hyperd logs in {logs}). Fix: check that tableauhyperapi's hyperd runs on this "
+            "machine, or export with --to parquet"
+        )
+    if "error" in box:
+        raise box["error"]
+    return box["hyper"]
+
+
 def export_hyper(
     db_path: str | os.PathLike[str],
     hyper_path: str | os.PathLike[str],
     *,
     schema: str = "Extract",
-    log: Log = print,
     log_dir: str | os.PathLike[str] | None = None,
+    start_timeout: float = 60,
+    hyperd_dir: str | os.PathLike[str] | None = None,
 ) -> dict[str, int]:
     """Write a Tableau Hyper extract with one table per mart in ``schema``.
 
@@ -253,16 +302,12 @@ def export_hyper(
     Tableau never opens half an extract. Rows move DuckDB -> Parquet spool -> Hyper's
     own Parquet reader (``external()``), with no Python loop. ``hyperd`` logs go to
     ``log_dir`` (default: a temporary folder, removed on success and named in the
-    error otherwise). Returns rows per mart.
+    error otherwise), never to the working directory. hyperd must start within
+    ``start_timeout`` seconds; ``hyperd_dir`` is the folder holding ``hyperd``
+    (default: the one bundled with tableauhyperapi). Returns rows per mart.
     """
     try:
-        from tableauhyperapi import (
-            Connection,
-            CreateMode,
-            HyperException,
-            HyperProcess,
-            Telemetry,
-        )
+        from tableauhyperapi import Connection, CreateMode, HyperException
     except ImportError:  # pragma: no cover - depends on the environment
         raise ExportError(
             "export to hyper: the tableauhyperapi package is not installed; "
@@ -283,11 +328,9 @@ def export_hyper(
         partial = target.with_name(f".{target.name}.partial")
         spool = Path(tempfile.mkdtemp(prefix="customer-chunks-hyper-spool-"))
         try:
+            hyperd = Path(hyperd_dir) if hyperd_dir is not None else None
             with (
-                HyperProcess(
-                    Telemetry.DO_NOT_SEND_USAGE_DATA_TO_TABLEAU,
-                    parameters={"log_dir": str(logs)},
-                ) as hyper,
+                _start_hyperd(logs, start_timeout, hyperd) as hyper,
                 Connection(hyper.endpoint, str(partial), CreateMode.CREATE_AND_REPLACE) as hc,
             ):
                 hc.execute_command(f"CREATE SCHEMA {_quote_hyper(schema)}")
@@ -295,7 +338,7 @@ def export_hyper(
                     start = time.perf_counter()
                     counts[mart.name] = _load_hyper_table(con, hc, mart, schema, spool)
                     seconds = time.perf_counter() - start
-                    _emit(log, _line(mart.name, "hyper", counts[mart.name], seconds, str(target)))
+                    logger.info(_line(mart.name, "hyper", counts[mart.name], seconds, str(target)))
             os.replace(partial, target)
         except HyperException as exc:
             partial.unlink(missing_ok=True)
@@ -413,7 +456,6 @@ def export_postgres(
     url: str | None = None,
     schema: str = "customer_chunks",
     *,
-    log: Log = print,
     connect_timeout: int = 10,
     lock_timeout: float = 60.0,
 ) -> dict[str, int]:
@@ -463,14 +505,11 @@ def export_postgres(
                     start = time.perf_counter()
                     counts[mart.name] = _load_pg_table(con, cur, mart, schema, spool)
                     seconds = time.perf_counter() - start
-                    _emit(
-                        log,
-                        _line(mart.name, f"postgres {schema}", counts[mart.name], seconds),
-                    )
+                    logger.info(_line(mart.name, f"postgres {schema}", counts[mart.name], seconds))
                 step = "the swap into the published tables"
                 for mart in marts:
                     _swap_pg_table(cur, sql, schema, mart.name)
-            _emit(log, f"published {len(marts)} marts to postgres schema {schema} ({shown})")
+            logger.info("published %d marts to postgres schema %s (%s)", len(marts), schema, shown)
         except psycopg.Error as exc:
             reason = redact_url(_first_line(exc), secrets)
             raise ExportError(
@@ -550,7 +589,6 @@ def export_all(
     out: str | os.PathLike[str] | None = None,
     url: str | None = None,
     schema: str | None = None,
-    log: Log = print,
 ) -> dict[str, int] | list[Path]:
     """Dispatch for the CLI: ``to`` is ``parquet``, ``hyper`` or ``postgres``.
 
@@ -559,12 +597,12 @@ def export_all(
     ``url``/``schema`` are for PostgreSQL (schema default ``customer_chunks``).
     """
     if to == "parquet":
-        return export_parquet(db_path, out or Path("output/exports"), log=log)
+        return export_parquet(db_path, out or Path("output/exports"))
     if to == "hyper":
         path = Path(out) if out else Path("output/exports/customer_chunks.hyper")
         if path.suffix != ".hyper":
             path = path / "customer_chunks.hyper"
-        return export_hyper(db_path, path, log=log)
+        return export_hyper(db_path, path)
     if to == "postgres":
-        return export_postgres(db_path, url, schema or "customer_chunks", log=log)
+        return export_postgres(db_path, url, schema or "customer_chunks")
     raise ExportError(f"export: unknown target {to!r}; use parquet, hyper or postgres")

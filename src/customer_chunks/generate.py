@@ -44,6 +44,7 @@ __all__ = [
     "GenerateResult",
     "Persona",
     "generate",
+    "planted_personas",
 ]
 
 TABLES = ("transactions", "customers", "web_events", "engagement_events")
@@ -444,6 +445,28 @@ def generate(
         engagement_events=rows["engagement_events"],
         dirty=dirty,
     )
+
+
+def planted_personas(
+    n_customers: int, seed: int, *, block_size: int = BLOCK_SIZE
+) -> dict[str, str]:
+    """The persona planted in each customer of ``generate(n_customers, seed, ...)``.
+
+    Replays only the first draw of each block's customer stream (the persona), so it
+    agrees with the files without reading them and without writing the personas out.
+    Returns ``{customer_id: persona name}`` for all ``n_customers`` ids. The same
+    ``block_size`` as the generation must be given. O(n) time and memory.
+    """
+    width = max(7, len(str(n_customers)))
+    names = np.asarray([p.name for p in PERSONAS], dtype=object)
+    out: dict[str, str] = {}
+    for index in range(math.ceil(n_customers / block_size)):
+        first = index * block_size
+        n = min(block_size, n_customers - first)
+        persona = _draw(_rng(seed, index, _CUSTOMERS), _persona_array("share"), n)
+        ids = _ids("C", np.arange(first + 1, first + n + 1), width).to_pylist()
+        out.update(zip(ids, names[persona], strict=True))
+    return out
 
 
 # --------------------------------------------------------------------------- helpers

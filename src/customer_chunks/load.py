@@ -1,18 +1,31 @@
-"""Check the inputs and load them, untouched, into the warehouse's ``raw`` schema.
+"""Check the inputs and load them into the warehouse's ``raw`` schema.
 
 Every source row becomes one ``raw.<table>`` row with a ``_row_id`` (its position in
 the input, from 1), so the dbt staging models can account for each one: it is either
 staged or quarantined with a reason. CSV lines DuckDB cannot split into the header's
 columns are kept in ``raw.rejected_lines`` and quarantined as ``malformed_line``.
+Values are kept as written, except timestamps: a ``timestamp_format`` is applied and
+a time-zone offset is converted to UTC (see :func:`_timestamp_text`).
 
+Before DuckDB reads anything, :func:`inspect_files` reads each text file to its end
+(gzip CRC, encoding, line ends); the loading connection may read only the declared
+files (:func:`_lock_down`) and each table's load has a time limit (:func:`load_timeout`).
 Loading is one DuckDB ``CREATE TABLE ... AS SELECT`` per table: O(rows) time, streamed,
 with memory bounded by DuckDB's ``memory_limit``.
 """
 
 from __future__ import annotations
 
+import codecs
 import contextlib
+import dataclasses
+import gzip
+import logging
+import os
+import shutil
+import threading
 import time
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,9 +33,10 @@ import duckdb
 
 from customer_chunks.contract import CONTRACT, ColumnSpec, TableContract
 from customer_chunks.errors import InputError
+from customer_chunks.logs import forward_to
 from customer_chunks.sources import TableSource, is_plain_column
 
-Log = Callable[[str], None]
+logger = logging.getLogger(__name__)
 
 # Share of non-null values that may fail to parse before the whole column is taken to
 # be in the wrong format (an error) rather than a few bad rows (quarantined).
@@ -58,7 +72,7 @@ def _literal(value: object) -> str:
 
 
 def _file_list(src: TableSource) -> str:
-    return "[" + ", ".join(_literal(str(p)) for p in src.paths) + "]"
+    return "[" + ", ".join(_literal(str(p)) for p in (src.read_paths or src.paths)) + "]"
 
 
 def reader_sql(src: TableSource, *, typed: bool = False, row_numbers: bool = False) -> str:
@@ -74,22 +88,19 @@ def reader_sql(src: TableSource, *, typed: bool = False, row_numbers: bool = Fal
         return f"read_parquet({files}, union_by_name = true{numbered})"
     if src.file_format == "json":
         return f"read_json_auto({files}, format = 'newline_delimited', union_by_name = true)"
-    opts = src.options
-    args = [files]
-    if "delimiter" in opts:
-        args.append(f"delim = {_literal(opts['delimiter'])}")
-    if "header" in opts:
-        args.append(f"header = {_literal(bool(opts['header']))}")
-    else:
-        args.append("header = true")
-    for key in ("quote", "escape", "encoding"):
-        if key in opts:
-            args.append(f"{key} = {_literal(opts[key])}")
-    if "skip" in opts:
-        args.append(f"skip = {int(opts['skip'])}")
-    if "null_strings" in opts:
-        nulls = opts["null_strings"]
-        nulls = nulls if isinstance(nulls, list) else [nulls]
+    opts = src.csv_options()
+    args = [files, f"header = {_literal(opts.header)}"]
+    if opts.delimiter is not None:
+        args.append(f"delim = {_literal(opts.delimiter)}")
+    args.append(f"quote = {_literal(opts.quote)}")
+    args.append(f"escape = {_literal(opts.escape)}")
+    # No encoding: a file in another encoding has been converted to UTF-8 (inspect_files).
+    # Given even at their defaults: DuckDB would otherwise guess them from a sample
+    # and could skip leading lines or drop lines that start with '#'.
+    args.append(f"skip = {opts.skip}")
+    args.append(f"comment = {_literal(opts.comment)}")
+    if opts.null_strings is not None:
+        nulls = opts.null_strings if isinstance(opts.null_strings, list) else [opts.null_strings]
         args.append("nullstr = [" + ", ".join(_literal(n) for n in nulls) + "]")
     if typed:
         args.append("sample_size = 20480")
@@ -100,21 +111,154 @@ def reader_sql(src: TableSource, *, typed: bool = False, row_numbers: bool = Fal
     return f"read_csv({', '.join(args)})"
 
 
+# A load (one table) is stopped after this many seconds, plus LOAD_SECONDS_PER_GB for
+# each GB of input on disk; $CUSTOMER_CHUNKS_LOAD_TIMEOUT (seconds) replaces both.
+LOAD_SECONDS_BASE = 300
+LOAD_SECONDS_PER_GB = 1200
+TIMEOUT_ENV = "CUSTOMER_CHUNKS_LOAD_TIMEOUT"
+_CHUNK = 1 << 20
+
+
+def load_timeout(src: TableSource) -> float:
+    """Seconds one table's load may take before it is interrupted."""
+    given = os.environ.get(TIMEOUT_ENV)
+    if given:
+        try:
+            seconds = float(given)
+        except ValueError:
+            raise InputError(f"{TIMEOUT_ENV}={given!r} is not a number of seconds.") from None
+        if seconds > 0:
+            return seconds
+    size = sum(p.stat().st_size for p in src.paths if p.exists())
+    return LOAD_SECONDS_BASE + LOAD_SECONDS_PER_GB * size / 1e9
+
+
+def inspect_files(src: TableSource, scratch: Path) -> TableSource:
+    """Read each text input to its end before DuckDB does; return the source to load.
+
+    A ``.gz`` file is decompressed in full so that a truncated or damaged archive
+    (gzip's CRC) stops the load with a clear error: DuckDB's reader otherwise loads the
+    readable part and, on some damage, spins in its error handling. A CSV file in
+    another encoding than UTF-8 (``options.encoding``) is converted to a UTF-8 copy in
+    ``scratch``, and one with both CRLF and LF line ends (which DuckDB's strict reader
+    refuses) is read from a copy with every CRLF turned into LF. One or two passes over
+    each file, 1 MB of memory; Parquet files carry their own checks and are not read.
+    """
+    if src.file_format == "parquet":
+        return src
+    options = src.csv_options()
+    transcode = src.file_format == "csv" and not options.is_utf8
+    read_paths: list[Path] = []
+    for i, path in enumerate(src.paths):
+        current = path
+        if transcode:
+            current = scratch / f"{src.table}_{i}.utf8.csv"
+            _transcode(path, current, options.encoding)
+        crlf, lf = _count_line_ends(current)
+        if src.file_format == "csv" and 0 < crlf < lf:
+            copy = scratch / f"{src.table}_{i}.lf.csv"
+            _normalise_line_ends(current, copy)
+            logger.info(
+                f"  note: {path}: {crlf:,} of {lf:,} lines end in CRLF, the rest in LF; "
+                "read with every line ending in LF"
+            )
+            current = copy
+        read_paths.append(current)
+    if read_paths == src.paths:
+        return src
+    options_read = {**src.options, "encoding": "utf-8"} if transcode else src.options
+    return dataclasses.replace(src, read_paths=read_paths, options=options_read)
+
+
+def _open(path: Path):
+    return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")
+
+
+@contextlib.contextmanager
+def _reading(path: Path):
+    """Turn a damaged archive or an unreadable file into one clear InputError."""
+    try:
+        yield
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise InputError(
+            f"{path}: the gzip archive is damaged ({exc}); nothing was loaded. Fix: copy or "
+            f"export the file again (`gzip -t {path.name}` checks it)."
+        ) from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read it ({exc.strerror or exc}).") from None
+
+
+def _count_line_ends(path: Path) -> tuple[int, int]:
+    crlf = lf = 0
+    last = b""
+    with _reading(path), _open(path) as handle:
+        while chunk := handle.read(_CHUNK):
+            crlf += chunk.count(b"\r\n") + (last == b"\r" and chunk[:1] == b"\n")
+            lf += chunk.count(b"\n")
+            last = chunk[-1:]
+    return crlf, lf
+
+
+def _transcode(path: Path, copy: Path, encoding: str) -> None:
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    offset = 0
+    with _reading(path), _open(path) as source, open(copy, "wb") as target:
+        try:
+            while chunk := source.read(_CHUNK):
+                target.write(decoder.decode(chunk).encode("utf-8"))
+                offset += len(chunk)
+            target.write(decoder.decode(b"", final=True).encode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                f"{path}: byte {offset + exc.start:,} is not {encoding} ({exc.reason}). "
+                "Fix: set options.encoding to the file's encoding, or save it as UTF-8."
+            ) from None
+
+
+def _normalise_line_ends(path: Path, copy: Path) -> None:
+    with _reading(path), _open(path) as source, open(copy, "wb") as target:
+        carry = b""
+        while chunk := source.read(_CHUNK):
+            chunk = carry + chunk
+            carry = b"\r" if chunk.endswith(b"\r") else b""
+            target.write(chunk[: len(chunk) - len(carry)].replace(b"\r\n", b"\n"))
+        target.write(carry)
+
+
 def _describe(con: duckdb.DuckDBPyConnection, src: TableSource, typed: bool = False) -> dict:
     try:
         rows = con.execute(f"DESCRIBE SELECT * FROM {reader_sql(src, typed=typed)}").fetchall()
     except duckdb.Error as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise InputError(
-            f"{src.label()}: cannot read it as {src.file_format} ({first}). "
-            f"Fix: check the file is a {src.file_format} file"
-            + (
-                " and set options.delimiter/header in a --source file."
-                if src.file_format == "csv"
-                else "."
-            )
-        ) from None
+        raise read_error(src, exc, f"cannot read it as {src.file_format}") from None
     return {r[0]: r[1] for r in rows}
+
+
+def read_error(src: TableSource, exc: Exception, what: str) -> InputError:
+    """A one-line InputError for a DuckDB error while reading ``src``, with the fix that
+    fits the error (encoding, quoting/line ends, column map, file type)."""
+    text = str(exc)
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    lower = text.lower()
+    if "encoding" in lower or "encoded" in lower or "unicode" in lower:
+        fix = (
+            "the file is not UTF-8: set options.encoding (e.g. latin-1, cp1252 or utf-16) in "
+            "a --source file, or save the file as UTF-8"
+        )
+    elif "sniffing" in lower or "state machine" in lower or "quote" in lower:
+        fix = (
+            "the file cannot be split into columns with RFC 4180 quoting (a quote that is "
+            "never closed, or another delimiter): check the file, or set options.delimiter "
+            "and options.quote ('' when fields are never quoted) in a --source file"
+        )
+    elif isinstance(exc, duckdb.BinderException | duckdb.ConversionException) or (
+        "binder error" in lower or "conversion error" in lower
+    ):
+        fix = f"check the column map in {src.origin}"
+    elif src.file_format == "csv":
+        fix = "check the file is a CSV file and set options.delimiter/header in a --source file"
+    else:
+        fix = f"check the file is a {src.file_format} file"
+    return InputError(f"{src.label()}: {what} ({first}). Fix: {fix}.")
 
 
 def resolve_columns(con: duckdb.DuckDBPyConnection, src: TableSource) -> dict[str, str]:
@@ -124,6 +268,16 @@ def resolve_columns(con: duckdb.DuckDBPyConnection, src: TableSource) -> dict[st
     """
     contract: TableContract = CONTRACT[src.table]
     header = _describe(con, src)
+    if src.file_format == "csv" and len(header) == 1:
+        (only,) = header
+        if any(ch in only for ch in ",;\t|"):
+            raise InputError(
+                f"{src.label()}: the header reads as one column ('{only[:60]}'): the file "
+                "cannot be split into columns with RFC 4180 quoting (a quote that is never "
+                "closed?) and the delimiter found. Fix: check the file, or set "
+                "options.delimiter and options.quote ('' when fields are never quoted) in a "
+                "--source file."
+            )
     by_lower = {name.lower(): name for name in header}
     found = ", ".join(header) or "none"
     mapping: dict[str, str] = {}
@@ -168,6 +322,7 @@ def _select_sql(
     mapping: dict[str, str],
     sniffed: dict[str, str],
     row_numbers: bool = False,
+    text_sources: frozenset[str] = frozenset(),
 ) -> str:
     """SELECT producing the contract columns (as read) from the source files.
 
@@ -177,21 +332,24 @@ def _select_sql(
     """
     contract = CONTRACT[src.table]
     typed = bool(sniffed)
-    fmt = src.options.get("timestamp_format")
+    options = src.csv_options()
     parts = []
     for col in contract.columns:
         expr = mapping.get(col.name)
         if expr is None:
             parts.append(f"cast(null as varchar) as {col.name}")
             continue
+        # A typed Parquet timestamp stays typed (no zone to convert, nothing to parse);
+        # text timestamps, from any format, are normalised.
+        is_text = (
+            src.file_format != "parquet"
+            or options.timestamp_format is not None
+            or expr.strip('"') in text_sources
+        )
         if typed and not expr.startswith("("):
             expr = _quote("__text__" + expr.strip('"'))
-        if col.kind == "timestamp" and fmt:
-            text = f"cast({expr} as varchar)"
-            expr = (
-                f"coalesce(strftime(try_strptime({text}, {_literal(fmt)}), "
-                f"'%Y-%m-%d %H:%M:%S'), {text})"
-            )
+        if col.kind == "timestamp" and is_text:
+            expr = _timestamp_text(expr, options.timestamp_format, options.timezone)
         parts.append(f"{expr} as {col.name}")
     if row_numbers:
         parts.insert(0, "file_row_number")
@@ -205,6 +363,43 @@ def _select_sql(
         for name, kind in sniffed.items()
     )
     return f"select\n    {select}\nfrom (select {inner} from {reader})"
+
+
+# A timestamp written with a time zone: ISO date, time, then Z or an offset.
+_WITH_OFFSET = (
+    r"^\s*\d{4}-\d{2}-\d{2}[T ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*([Zz]|[+-]\d{2}(:?\d{2})?)\s*$"
+)
+# Offsets that exist on Earth: -14:00 .. +14:00.
+_REAL_OFFSET = r"([Zz]|[+-](0\d|1[0-4])(:?[0-5]\d)?)\s*$"
+UNCONVERTIBLE = "unconvertible time zone: "
+
+
+def _timestamp_text(expr: str, timestamp_format: str | None, timezone: str | None) -> str:
+    """SQL turning a timestamp column into ``YYYY-MM-DD HH:MM:SS[.ffffff]`` text.
+
+    ``timestamp_format`` (strptime) is applied first; a value that does not match it is
+    kept as written. A value carrying a time zone (``Z``, ``+05:00``, ``-0800``) is
+    converted to UTC, or to the source file's ``timezone``, and the zone is dropped;
+    one whose offset is not a real one (beyond +-14:00) is prefixed with
+    ``unconvertible time zone:`` so that staging quarantines it as
+    ``unparseable_timestamp`` with its value. Values without a zone are left as they are.
+    """
+    text = f"cast({expr} as varchar)"
+    if timestamp_format:
+        text = (
+            f"coalesce(strftime(try_strptime({text}, {_literal(timestamp_format)}), "
+            f"'%Y-%m-%d %H:%M:%S'), {text})"
+        )
+    converted = (
+        f"strftime(timezone({_literal(timezone or 'UTC')}, try_cast(trim({text}) as timestamptz)), "
+        "'%Y-%m-%d %H:%M:%S.%f')"
+    )
+    return (
+        f"(case when not regexp_matches({text}, {_literal(_WITH_OFFSET)}) then {text} "
+        f"when regexp_matches({text}, {_literal(_REAL_OFFSET)}) "
+        f"then coalesce({converted}, {_literal(UNCONVERTIBLE)} || {text}) "
+        f"else {_literal(UNCONVERTIBLE)} || {text} end)"
+    )
 
 
 def load_table(
@@ -237,15 +432,22 @@ def load_table(
             f"select row_number() over () as _row_id, {cols}\nfrom ({body})"
         )
     _clear_rejects(con)
+    limit = load_timeout(src)
+    timer = threading.Timer(limit, con.interrupt)
+    timer.start()
     try:
         con.execute(sql)
         rows = con.execute(f"select count(*) from raw.{src.table}").fetchone()[0]
-    except duckdb.Error as exc:
-        first = str(exc).strip().splitlines()[0]
+    except duckdb.InterruptException:
         raise InputError(
-            f"{src.label()}: loading table {src.table} failed ({first}). "
-            f"Fix: check the column map in {src.origin}."
+            f"{src.label()}: loading table {src.table} took more than {limit:g} s and was "
+            "stopped; the load did not finish. Fix: check the file is intact (a damaged file "
+            f"can make the CSV reader spin), or raise {TIMEOUT_ENV} (seconds)."
         ) from None
+    except duckdb.Error as exc:
+        raise read_error(src, exc, f"loading table {src.table} failed") from None
+    finally:
+        timer.cancel()
     rejected = 0
     if src.file_format == "csv" and not src.distinct:
         rejected = _keep_rejected_lines(con, src)
@@ -267,7 +469,9 @@ def _parquet_view_sql(src: TableSource, mapping: dict[str, str]) -> str:
             columns=src.columns,
             origin=src.origin,
         )
-        body = _select_sql(single, mapping, {}, row_numbers=True)
+        types = duckdb.sql(f"describe select * from read_parquet({_literal(str(path))})")
+        text_sources = frozenset(r[0] for r in types.fetchall() if r[1] == "VARCHAR")
+        body = _select_sql(single, mapping, {}, row_numbers=True, text_sources=text_sources)
         parts.append(f"select file_row_number + {offset + 1} as _row_id, {cols}\nfrom ({body})")
         rows = duckdb.sql(f"select count(*) from read_parquet({_literal(str(path))})").fetchone()
         offset += int(rows[0])
@@ -374,15 +578,87 @@ def create_empty(con: duckdb.DuckDBPyConnection, table: str) -> None:
     con.execute(f"create or replace table raw.{table} (_row_id bigint, {cols})")
 
 
-def load_all(db_path: Path, sources: dict[str, TableSource], log: Log = print) -> dict:
+def _lock_down(con: duckdb.DuckDBPyConnection, sources: dict[str, TableSource]) -> None:
+    """Limit the loading connection to the declared input files (and its own spill
+    folder): a column expression, even one that slipped past the source-file checks,
+    cannot read or write any other file, and cannot lift the limit."""
+    paths = set()
+    for src in sources.values():
+        for path in [*src.paths, *(src.read_paths or [])]:
+            paths.update({str(path), str(path.resolve())})
+    temp = con.execute("select current_setting('temp_directory')").fetchone()[0]
+    con.execute(f"set allowed_paths = [{', '.join(_literal(p) for p in sorted(paths))}]")
+    if temp:
+        con.execute(f"set allowed_directories = [{_literal(temp)}]")
+    con.execute("set enable_external_access = false")
+    con.execute("set lock_configuration = true")
+
+
+def check_rejected(
+    con: duckdb.DuckDBPyConnection, src: TableSource, rows: int, rejected: int
+) -> list[str]:
+    """Stop when the input has no rows, or when most lines cannot be split into
+    columns (the same MAX_BAD_SHARE rule as for values); note encoding trouble."""
+    total = rows + rejected
+    if total == 0:
+        if src.table == "transactions":
+            raise InputError(
+                f"{src.label()}: transactions has no rows (only a header, or an empty file). "
+                "Fix: export the order lines again, or point the source at the right file."
+            )
+        return [f"{src.table}: the file has no rows"]
+    if not rejected:
+        return []
+    encoding_errors, example = con.execute(
+        "select count(*) filter (where error ilike '%encoding%'), min(error) "
+        "from raw.rejected_lines where table_name = ?",
+        [src.table],
+    ).fetchone()
+    if encoding_errors:
+        fix = (
+            "the file is not UTF-8: set options.encoding (e.g. latin-1, cp1252 or utf-16) in "
+            "a --source file, or save the file as UTF-8"
+        )
+    else:
+        fix = (
+            "check the delimiter and quoting (options.delimiter, options.quote) in a --source file"
+        )
+    if rejected > MAX_BAD_SHARE * total:
+        raise InputError(
+            f"{src.label()}: {rejected:,} of {total:,} lines cannot be read "
+            f"({str(example).splitlines()[0][:120]}). Fix: {fix}."
+        )
+    notes = [f"{src.table}: {rejected:,} of {total:,} lines cannot be read; quarantined"]
+    if encoding_errors:
+        notes.append(f"{src.table}: {encoding_errors:,} lines are not UTF-8. Fix: {fix}")
+    return notes
+
+
+def load_all(
+    db_path: Path, sources: dict[str, TableSource], log: Callable[[str], None] | None = None
+) -> dict:
     """Check every input and load it into ``raw`` in the DuckDB file at ``db_path``.
 
     Raises InputError (one line naming the file, column and fix) on unusable input.
-    Returns a summary per table: rows read, lines rejected, notes.
+    Returns a summary per table: rows read, lines rejected, notes. The connection can
+    read only the declared input files (see :func:`_lock_down`); each table's load is
+    stopped after :func:`load_timeout` seconds. Progress goes to this module's logger;
+    ``log``, kept for older callers, also receives each message.
     """
+    with forward_to(log):
+        return _load_all(db_path, sources)
+
+
+def _load_all(db_path: Path, sources: dict[str, TableSource]) -> dict:
+    db_path = Path(db_path)
+    scratch = db_path.with_name(f"{db_path.name}.inputs")  # converted copies, if any
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
     con = duckdb.connect(str(db_path))
     summary: dict[str, dict] = {}
     try:
+        sources = {t: inspect_files(s, scratch) for t, s in sources.items()}
+        _lock_down(con, sources)
         con.execute("create schema if not exists raw")
         con.execute(
             "create or replace table raw.rejected_lines "
@@ -406,7 +682,8 @@ def load_all(db_path: Path, sources: dict[str, TableSource], log: Log = print) -
                 summary[table] = {"provided": False, "rows": 0, "rejected": 0, "notes": []}
                 continue
             rows, rejected = load_table(con, src, mappings[table])
-            notes = check_values(con, src, mappings[table])
+            notes = check_rejected(con, src, rows, rejected)
+            notes += check_values(con, src, mappings[table])
             con.execute(
                 "insert into raw.load_manifest values (?, true, ?, ?, ?, ?, ?, now())",
                 [table, src.label(), src.file_format, ",".join(mappings[table]), rows, rejected],
@@ -414,10 +691,11 @@ def load_all(db_path: Path, sources: dict[str, TableSource], log: Log = print) -
             summary[table] = {"provided": True, "rows": rows, "rejected": rejected, "notes": notes}
             took = time.perf_counter() - started
             extra = f", {rejected:,} malformed lines kept for quarantine" if rejected else ""
-            log(f"loaded {table}: {rows:,} rows from {src.label()}{extra} ({took:.1f} s)")
+            logger.info(f"loaded {table}: {rows:,} rows from {src.label()}{extra} ({took:.1f} s)")
             for note in notes:
-                log(f"  note: {note}")
+                logger.info(f"  note: {note}")
         con.execute("checkpoint")
     finally:
         con.close()
+        shutil.rmtree(scratch, ignore_errors=True)
     return summary

@@ -1,50 +1,255 @@
 """`customer-chunks run`: load the inputs, `dbt build` them, publish the warehouse.
 
-The build goes into a fresh DuckDB file beside the published one; only when
-`dbt build` passes is it moved over the published file (an atomic rename), so a failed
-run leaves the last good warehouse intact and readable. One run at a time builds a given
-warehouse (a lock file beside it); the build file's name is fixed, so dbt's profile does
-not change between runs and dbt reuses its parse of the project (about 3 s a run).
+The build goes into a fresh DuckDB file beside the published one. Only when `dbt build`
+passes, the build file is fully checkpointed (nothing left in its ``.wal``), and every
+table dbt built is there when the file is opened read-only, is it moved over the
+published file (an atomic rename). Any failure on the way - bad input, a failing dbt
+test, a full disk, a time limit, Ctrl-C - leaves the last good warehouse intact and
+readable and says so in one line. One run at a time builds a given warehouse (a lock
+file beside it); the build file's name is fixed, so dbt's profile does not change
+between runs and dbt reuses its parse of the project (about 3 s a run).
+
+dbt runs in a child process (in-process dbt and a second DuckDB connection to the same
+file conflict). The child is in its own process group, which is killed when the run
+stops early, and on Linux it is told to die with its parent, so a killed run never
+leaves dbt writing on. Its structured events (``--log-format json``) become one
+progress line per model; its full log goes to ``logs/dbt.log``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
+import logging
 import os
+import queue
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
+import duckdb
+
 from customer_chunks.errors import BuildError, CustomerChunksError
-from customer_chunks.load import Log, load_all
+from customer_chunks.load import load_all
+from customer_chunks.logs import forward_to
+from customer_chunks.project import PACKAGED, project_dir
 from customer_chunks.sources import TableSource
 
+__all__ = ["DBT_TIMEOUT_S", "DEFAULT_WAREHOUSE", "dbt_build", "project_dir", "run"]
+
+logger = logging.getLogger(__name__)
+
 DEFAULT_WAREHOUSE = Path("warehouse/customer_chunks.duckdb")
+# Longest a `dbt build` may take before it is stopped (a million customers take ~5 min).
+DBT_TIMEOUT_S = 3600
+# With no dbt output for this long, say which node is still running.
+HEARTBEAT_S = 5.0
+# Node results that mean the build failed.
+_FAILED = {"error", "fail", "runtime error"}
+_RESULT_EVENTS = {
+    "LogModelResult",
+    "LogSeedResult",
+    "LogSnapshotResult",
+    "LogTestResult",
+    "LogNodeNoOpResult",
+    "LogFunctionResult",
+}
 
 
-def project_dir() -> Path:
-    """The dbt project folder: $CUSTOMER_CHUNKS_PROJECT_DIR, else the one this package sits in."""
-    env = os.environ.get("CUSTOMER_CHUNKS_PROJECT_DIR")
-    candidates = [Path(env)] if env else []
-    candidates += [Path(__file__).resolve().parents[2], Path.cwd()]
-    for c in candidates:
-        if (c / "dbt_project.yml").is_file():
-            return c
-    raise CustomerChunksError(
-        "cannot find dbt_project.yml. Fix: run from the Customer Chunks checkout or set "
-        "CUSTOMER_CHUNKS_PROJECT_DIR to it."
+# --------------------------------------------------------------------------- disk full
+
+
+def is_disk_full(error: BaseException | str) -> bool:
+    """True when an exception or an error message says the disk is full."""
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        return True
+    text = str(error)
+    return "No space left on device" in text or "ENOSPC" in text
+
+
+def disk_full_error(step: str, where: Path, warehouse: Path) -> BuildError:
+    """The one-line error for a full disk during ``step``."""
+    try:
+        free = os.statvfs(where).f_bavail * os.statvfs(where).f_frsize
+        room = f" ({free / 1e6:,.0f} MB free there now)"
+    except OSError:
+        room = ""
+    return BuildError(
+        f"No space left on device while {step} in {where}{room}; the published warehouse "
+        f"{warehouse} was not changed. Fix: free disk space there, or pass --warehouse on a "
+        "disk with more room (a build needs about twice the warehouse's size)."
     )
 
 
-def dbt_build(db_path: Path, dbt_vars: dict, log: Log = print, select: str | None = None) -> None:
-    """Run `dbt build` against ``db_path`` in a subprocess; raise BuildError on failure."""
+# --------------------------------------------------------------------------- dbt
+
+
+def _state_dir() -> Path:
+    """Where dbt writes target/ and logs/: the checkout, or the working directory when
+    the project is the read-only copy inside an installed package."""
     proj = project_dir()
+    return Path.cwd() if proj == PACKAGED else proj
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """Linux: ask the kernel to SIGKILL this child when its parent dies (even by SIGKILL)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """Kill the child and everything it started; wait so nothing writes on after."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=30)
+
+
+def _pump(stream, name: str, lines: queue.Queue) -> None:
+    for line in stream:
+        lines.put((name, line.rstrip("\n")))
+    lines.put((name, None))
+
+
+class _Progress:
+    """Turns dbt's JSON events into progress lines and remembers what failed."""
+
+    def __init__(self) -> None:
+        self.invocation_id: str | None = None
+        self.running: tuple[str, float] | None = None
+        self.errors: list[str] = []
+        self.tests_done = 0
+        self.tests_failed = 0
+        self.last_tests_line = 0.0
+        self.total = 0
+        self.done = 0
+        self.bar = None
+
+    def event(self, line: str) -> bool:
+        """Log what ``line`` (one dbt event) says; True when a line was logged."""
+        try:
+            event = json.loads(line)
+            info, data = event["info"], event.get("data", {})
+        except (ValueError, KeyError, TypeError):
+            if line.strip():
+                logger.info("dbt: %s", line.strip())
+            return bool(line.strip())
+        self.invocation_id = info.get("invocation_id") or self.invocation_id
+        name = info.get("name", "")
+        node = data.get("node_info") or {}
+        if info.get("level") == "error" and info.get("msg"):
+            self.errors.append(" ".join(str(info["msg"]).split()))
+        if name == "LogStartLine":
+            self.running = (node.get("node_name", "?"), time.monotonic())
+            return False
+        if name in {"UnableToPartialParse", "FoundStats"}:
+            logger.info("dbt: %s", info.get("msg"))
+            return True
+        if name not in _RESULT_EVENTS:
+            return False
+        self.running = None
+        self.total = int(data.get("total") or data.get("num_models") or self.total)
+        self.done = int(data.get("index") or self.done + 1)
+        if self.bar is not None:
+            self.bar.total, self.bar.n = self.total, self.done
+            self.bar.refresh()
+        status = str(data.get("status") or node.get("node_status") or "").lower()
+        took = float(data.get("execution_time") or 0.0)
+        where = f"dbt {self.done}/{self.total}"
+        if node.get("resource_type") == "test" or name == "LogTestResult":
+            self.tests_done += 1
+            if status in _FAILED or status == "warn":
+                self.tests_failed += status != "warn"
+                logger.warning("%s test %s %s", where, node.get("node_name"), status.upper())
+                return True
+            if time.monotonic() - self.last_tests_line >= HEARTBEAT_S or self.done == self.total:
+                self.last_tests_line = time.monotonic()
+                logger.info("%s tests: %d passed so far", where, self.tests_done)
+                return True
+            return False
+        level = logging.WARNING if status in _FAILED else logging.INFO
+        logger.log(level, "%s %s %s %.1f s", where, node.get("node_name"), status.upper(), took)
+        return True
+
+    def heartbeat(self) -> None:
+        if self.running is not None:
+            node, since = self.running
+            logger.info(
+                "dbt %d/%d %s still running (%.0f s)",
+                self.done + 1,
+                self.total,
+                node,
+                time.monotonic() - since,
+            )
+        elif self.total == 0:
+            logger.info("dbt: starting (loading dbt, parsing the project)")
+        else:
+            logger.info("dbt: working (%d/%d nodes done)", self.done, self.total)
+
+
+@contextlib.contextmanager
+def _bar():
+    """A tqdm bar of dbt nodes under the log lines when standard output is a terminal
+    (nothing in logs, pipes and CI)."""
+    if not sys.stdout.isatty():
+        yield None
+        return
+    from tqdm import tqdm
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    with (
+        logging_redirect_tqdm(loggers=[logging.getLogger("customer_chunks")]),
+        tqdm(desc="dbt build", unit="node", leave=False, file=sys.stdout) as bar,
+    ):
+        yield bar
+
+
+def _run_results(target: Path, invocation_id: str | None) -> list[dict]:
+    """This invocation's node results from target/run_results.json ([] when absent)."""
+    try:
+        results = json.loads((target / "run_results.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if invocation_id and results.get("metadata", {}).get("invocation_id") != invocation_id:
+        return []  # a previous run's file: this run failed before writing its own
+    return results.get("results", [])
+
+
+def dbt_build(
+    db_path: Path,
+    dbt_vars: dict,
+    select: str | None = None,
+    timeout: float = DBT_TIMEOUT_S,
+) -> list[dict]:
+    """Run `dbt build` against ``db_path`` in a child process, logging progress.
+
+    Returns this invocation's node results (target/run_results.json). Raises BuildError
+    naming the first failing node and its message, or the time limit when the build
+    runs longer than ``timeout`` seconds (the child's whole process group is killed).
+    """
+    proj = project_dir()
+    state = _state_dir()
     dbt_exe = Path(sys.executable).with_name("dbt")
     cmd = [
         str(dbt_exe) if dbt_exe.exists() else "dbt",
         "--no-use-colors",
+        "--log-format",
+        "json",
+        "--log-format-file",
+        "debug",
         "build",
         "--project-dir",
         str(proj),
@@ -55,28 +260,109 @@ def dbt_build(db_path: Path, dbt_vars: dict, log: Log = print, select: str | Non
     ]
     if select:
         cmd += ["--select", select]
-    env = {**os.environ, "CUSTOMER_CHUNKS_DB": str(db_path.resolve())}
+    env = {
+        **os.environ,
+        "CUSTOMER_CHUNKS_DB": str(db_path.resolve()),
+        "DBT_TARGET_PATH": str(state / "target"),
+        "DBT_LOG_PATH": str(state / "logs"),
+        "PYTHONUNBUFFERED": "1",
+    }
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-    started = time.perf_counter()
-    log(f"dbt build (vars {json.dumps(dbt_vars)})")
-    proc = subprocess.Popen(
-        cmd, cwd=proj, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    logger.info(
+        "dbt build (vars %s; full log: %s)", json.dumps(dbt_vars), state / "logs" / "dbt.log"
     )
-    failures = []
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        line = line.rstrip()
-        log("  " + line)
-        text = line.strip()
-        if text.split("  ", 1)[-1].startswith(("Failure in", "Error in")) or " ERROR " in text:
-            failures.append(text.split("  ", 1)[-1])
-    code = proc.wait()
-    if code != 0:
-        first = failures[0] if failures else "see the dbt output above"
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        cmd,
+        cwd=proj,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        errors="replace",
+        start_new_session=True,  # its own process group: killed as one
+        preexec_fn=_die_with_parent,
+    )
+    progress = _Progress()
+    stderr_tail: list[str] = []
+    lines: queue.Queue = queue.Queue()
+    pumps = [
+        threading.Thread(target=_pump, args=(proc.stdout, "out", lines), daemon=True),
+        threading.Thread(target=_pump, args=(proc.stderr, "err", lines), daemon=True),
+    ]
+    for pump in pumps:
+        pump.start()
+    open_streams, last_output = 2, time.monotonic()
+    stack = contextlib.ExitStack()
+    try:
+        progress.bar = stack.enter_context(_bar())
+        while open_streams:
+            left = timeout - (time.monotonic() - started)
+            if left <= 0:
+                _kill_group(proc)
+                raise BuildError(
+                    f"dbt build did not finish within {timeout:.0f} s and was stopped"
+                    + (f" (at {progress.running[0]})" if progress.running else "")
+                    + "; the published warehouse was not changed. Fix: pass a larger "
+                    "--timeout, or look at logs/dbt.log for the step that hangs."
+                )
+            try:
+                stream, line = lines.get(timeout=min(1.0, left))
+            except queue.Empty:
+                if time.monotonic() - last_output >= HEARTBEAT_S:
+                    progress.heartbeat()
+                    last_output = time.monotonic()
+                continue
+            if line is None:
+                open_streams -= 1
+                continue
+            if stream == "out":
+                if progress.event(line):
+                    last_output = time.monotonic()
+            elif line.strip():
+                last_output = time.monotonic()
+                # Python models print progress (customer_chunks.ml_tables.log) to stderr.
+                text = line.strip()
+                if len(text) > 9 and text[2] == ":" and text[5] == ":" and text[8] == " ":
+                    text = text[9:]  # drop the model's own HH:MM:SS
+                stderr_tail = (stderr_tail + [text])[-20:]
+                logger.info("  %s", text)
+        code = proc.wait(timeout=max(1.0, timeout - (time.monotonic() - started)))
+    except BaseException:
+        _kill_group(proc)
+        raise
+    finally:
+        stack.close()
+    took = time.monotonic() - started
+    results = _run_results(state / "target", progress.invocation_id)
+    failed = [r for r in results if str(r.get("status")).lower() in _FAILED]
+    messages = [str(r.get("message") or "") for r in failed] + progress.errors + stderr_tail
+    if code != 0 or failed:
+        if any(is_disk_full(m) for m in messages):
+            raise BuildError(f"dbt build failed after {took:.0f} s: No space left on device")
+        if failed:
+            first = failed[0]
+            what = f"{first.get('unique_id')}: {' '.join(str(first.get('message')).split())}"
+            if len(failed) > 1:
+                what += f" (and {len(failed) - 1} more)"
+        else:
+            what = progress.errors[0] if progress.errors else "see logs/dbt.log"
         raise BuildError(
-            f"dbt build failed after {time.perf_counter() - started:.0f} s ({first}); "
-            "the published warehouse was not changed."
+            f"dbt build failed after {took:.0f} s ({what[:500]}); "
+            "the published warehouse was not changed. Details: logs/dbt.log."
         )
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[str(r.get("status"))] = counts.get(str(r.get("status")), 0) + 1
+    logger.info(
+        "dbt build passed in %.0f s (%s)",
+        took,
+        ", ".join(f"{n} {s}" for s, n in sorted(counts.items())),
+    )
+    return results
+
+
+# --------------------------------------------------------------------------- publish
 
 
 @contextlib.contextmanager
@@ -102,31 +388,172 @@ def _only_run(warehouse: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _wal(path: Path) -> Path:
+    return Path(str(path) + ".wal")
+
+
+def _built_relations(results: list[dict]) -> set[tuple[str, str]]:
+    """(schema, name) of every table and view this dbt run reported as built."""
+    built = set()
+    for r in results:
+        kind = str(r.get("unique_id", "")).split(".", 1)[0]
+        relation = r.get("relation_name")
+        if kind in {"model", "seed", "snapshot"} and relation and r.get("status") == "success":
+            parts = [p.strip('"') for p in relation.split('"."')]
+            built.add((parts[-2], parts[-1]))
+    return built
+
+
+def _checkpoint(path: Path, warehouse: Path) -> None:
+    """Write everything in ``path``'s .wal into the file itself, or raise."""
+    try:
+        con = duckdb.connect(str(path))
+        try:
+            con.execute("checkpoint")
+        finally:
+            con.close()
+    except (duckdb.Error, OSError) as exc:
+        if is_disk_full(exc):
+            raise disk_full_error("writing the build to disk", path.parent, warehouse) from None
+        raise BuildError(
+            f"could not checkpoint {path} ({exc}); the published warehouse {warehouse} was "
+            "not changed."
+        ) from None
+    wal = _wal(path)
+    if wal.exists() and wal.stat().st_size > 0:
+        raise BuildError(
+            f"{path} still has {wal.stat().st_size:,} bytes in its write-ahead log after a "
+            f"checkpoint; the published warehouse {warehouse} was not changed. Fix: check "
+            "free disk space, then run again."
+        )
+
+
+def _first_order(con: duckdb.DuckDBPyConnection) -> str:
+    with contextlib.suppress(duckdb.Error):
+        row = con.sql("select min(ordered_at) from staging.stg_customer_data__transactions")
+        first = row.fetchone()[0]
+        if first is not None:
+            return f"the first order is at {first}"
+    return "no order was staged"
+
+
+def _verify(building: Path, warehouse: Path, expected: set[tuple[str, str]], as_of) -> None:
+    """Open the checkpointed build file read-only: every built table is there and
+    dim_customers has rows. Raise BuildError otherwise."""
+    try:
+        con = duckdb.connect(str(building), read_only=True)
+    except (duckdb.Error, OSError) as exc:
+        raise BuildError(f"the build file {building} cannot be opened ({exc}).") from None
+    try:
+        present = set(
+            con.sql(
+                "select table_schema, table_name from information_schema.tables "
+                "where table_catalog = current_database()"
+            ).fetchall()
+        )
+        missing = sorted(f"{s}.{t}" for s, t in expected - present)
+        if missing:
+            raise BuildError(
+                f"dbt reported success but {len(missing)} tables are missing from the build "
+                f"file ({', '.join(missing[:5])}); the published warehouse {warehouse} was "
+                "not changed. Fix: check free disk space, then run again."
+            )
+        customers = con.sql("select count(*) from marts.dim_customers").fetchone()[0]
+        if customers == 0:
+            when = f"as_of {as_of}" if as_of else "the reference date"
+            raise BuildError(
+                f"no customer has a purchase before {when} ({_first_order(con)}), so there "
+                f"is nothing to segment; the published warehouse {warehouse} was not "
+                "changed. Fix: pass a later --as-of (or none), or check the input data."
+            )
+    finally:
+        con.close()
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def publish(building: Path, warehouse: Path, results: list[dict], as_of: str | None) -> None:
+    """Checkpoint, verify and atomically move ``building`` over ``warehouse``."""
+    _checkpoint(building, warehouse)
+    _verify(building, warehouse, _built_relations(results), as_of)
+    if _wal(warehouse).exists():
+        if _wal(warehouse).stat().st_size > 0:
+            # The old file's own unflushed changes: fold them in before the file is
+            # replaced, so its log can never be replayed onto the new file.
+            _checkpoint(warehouse, warehouse)
+        _wal(warehouse).unlink(missing_ok=True)
+    try:
+        _fsync(building)
+        os.replace(building, warehouse)
+        _fsync(warehouse.parent)
+    except OSError as exc:
+        if is_disk_full(exc):
+            raise disk_full_error("publishing", warehouse.parent, warehouse) from None
+        raise
+
+
 def run(
     sources: dict[str, TableSource],
     warehouse: Path = DEFAULT_WAREHOUSE,
     as_of: str | None = None,
     extra_vars: dict | None = None,
-    log: Log = print,
+    log=None,
+    timeout: float = DBT_TIMEOUT_S,
 ) -> Path:
-    """Load, build and publish. Returns the published warehouse path."""
-    warehouse = Path(warehouse)
+    """Load, build and publish. Returns the published warehouse path.
+
+    Progress goes to the ``customer_chunks`` loggers. ``log`` is kept only for callers
+    written before that: when given, it also receives every progress message.
+    Raises BuildError / InputError (one line each) and leaves the published warehouse
+    unchanged on any failure.
+    """
+    with forward_to(log):
+        return _run(sources, Path(warehouse), as_of, dict(extra_vars or {}), timeout)
+
+
+def _run(sources, warehouse: Path, as_of, dbt_vars: dict, timeout: float) -> Path:
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     building = warehouse.with_name(f".{warehouse.stem}.building{warehouse.suffix}")
-    started = time.perf_counter()
+    started = time.monotonic()
     with _only_run(warehouse):
         # a build file left by a run that was killed is stale: we hold the lock
-        for stale in (building, Path(str(building) + ".wal")):
+        for stale in (building, _wal(building)):
             stale.unlink(missing_ok=True)
         try:
-            load_all(building, sources, log=log)
-            dbt_vars = dict(extra_vars or {})
+            step = time.monotonic()
+            logger.info("step 1/3: check and load the inputs")
+            try:
+                load_all(building, sources)
+            except (duckdb.Error, OSError) as exc:
+                if is_disk_full(exc):
+                    raise disk_full_error(
+                        "loading the inputs", building.parent, warehouse
+                    ) from None
+                raise
+            logger.info("step 1/3 done in %.1f s", time.monotonic() - step)
             if as_of:
                 dbt_vars["as_of"] = as_of
-            dbt_build(building, dbt_vars, log=log)
-            os.replace(building, warehouse)
+            step = time.monotonic()
+            logger.info("step 2/3: dbt build (staging, features, RFM, ML, tests)")
+            try:
+                results = dbt_build(building, dbt_vars, timeout=timeout)
+            except BuildError as exc:
+                if is_disk_full(exc):
+                    raise disk_full_error("building", building.parent, warehouse) from None
+                raise
+            logger.info("step 2/3 done in %.1f s", time.monotonic() - step)
+            step = time.monotonic()
+            logger.info("step 3/3: checkpoint, verify and publish")
+            publish(building, warehouse, results, dbt_vars.get("as_of"))
+            logger.info("step 3/3 done in %.1f s", time.monotonic() - step)
         finally:
-            for leftover in (building, Path(str(building) + ".wal")):
+            for leftover in (building, _wal(building)):
                 leftover.unlink(missing_ok=True)
-    log(f"published {warehouse} in {time.perf_counter() - started:.0f} s")
+    logger.info("published %s in %.0f s", warehouse, time.monotonic() - started)
     return warehouse

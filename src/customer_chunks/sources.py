@@ -3,35 +3,134 @@
 
 Both end as one :class:`TableSource` per contract table. A source file lets data shaped
 differently be mapped onto the contract without code; its format is documented in the
-README ("Source files") and ``examples/online_retail.yml`` is a worked example.
+README ("Source files", "Trust and safety") and ``examples/online_retail.yml`` is a
+worked example.
+
+A source file is data, not code: its schema is the pydantic model :class:`SourceFile`
+(the one home of every key, type and default), YAML anchors/aliases are refused, paths
+are taken literally (no ``$VARS``) and must stay in the file's folder unless the file
+says ``allow_outside_folder: true``, and each column expression must parse as one
+scalar DuckDB expression without subqueries or table functions
+(:func:`check_expression`).
 """
 
 from __future__ import annotations
 
+import codecs
 import glob
-import os
+import json
 import re
+import zoneinfo
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
+from typing import Annotated, Any, Literal
 
+import duckdb
 import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from customer_chunks.contract import CONTRACT, FILE_FORMATS
 from customer_chunks.errors import InputError
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_ ]*$")
-_KNOWN_OPTIONS = {
-    "delimiter",
-    "header",
-    "quote",
-    "escape",
-    "skip",
-    "encoding",
-    "timestamp_format",
-    "date_format",
-    "null_strings",
-}
-_KNOWN_TABLE_KEYS = {"path", "format", "options", "columns", "from", "distinct"}
+# A source file is a few dozen lines; anything far larger is not one.
+MAX_SOURCE_FILE_BYTES = 1_000_000
+TableName = Literal[tuple(CONTRACT)]  # type: ignore[valid-type]
+
+
+class CsvOptions(BaseModel):
+    """How a CSV file is read. The defaults are RFC 4180: a comma-free guess is never
+    made about quoting, so a quoted field holding the delimiter, a doubled quote or a
+    line break is read the same way wherever it appears in the file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    delimiter: Annotated[StrictStr, Field(min_length=1, max_length=4)] | None = None
+    header: StrictBool = True
+    quote: Annotated[StrictStr, Field(max_length=1)] = '"'
+    escape: Annotated[StrictStr, Field(max_length=1)] = '"'
+    skip: Annotated[StrictInt, Field(ge=0)] = 0
+    # Lines starting with this are comments; none by default (DuckDB's own guess
+    # dropped every line whose first field starts with '#').
+    comment: Annotated[StrictStr, Field(max_length=1)] = ""
+    # Any encoding Python knows (latin-1, cp1252, utf-16, shift_jis, ...); a file not in
+    # UTF-8 is converted to UTF-8 before DuckDB reads it.
+    encoding: StrictStr = "utf-8"
+    timestamp_format: StrictStr | None = None
+    date_format: StrictStr | None = None
+    null_strings: StrictStr | list[StrictStr] | None = None
+    timezone: StrictStr | None = None
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(
+                f"unknown encoding {value!r} (use e.g. utf-8, latin-1, cp1252 or utf-16)"
+            ) from None
+        return value
+
+    @property
+    def is_utf8(self) -> bool:
+        return codecs.lookup(self.encoding).name == "utf-8"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None and value not in _zones():
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Paris)")
+        return value
+
+
+@cache
+def _zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones()) | {"UTC"}
+
+
+class TableEntry(BaseModel):
+    """One table of a source file."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    path: StrictStr | None = None
+    from_: StrictStr | None = Field(default=None, alias="from")
+    format: Literal["csv", "parquet", "json"] | None = None
+    options: CsvOptions = CsvOptions()
+    columns: dict[StrictStr, StrictStr]
+    distinct: StrictBool = False
+
+    @model_validator(mode="after")
+    def _path_or_from(self) -> TableEntry:
+        if not self.path and not self.from_:
+            raise ValueError("needs 'path' (a file or glob) or 'from' (another table)")
+        if not self.columns:
+            raise ValueError("columns: map each contract column to a source column")
+        return self
+
+
+class SourceFile(BaseModel):
+    """A source file: ``tables:`` with one entry per contract table."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: Literal[1] = 1
+    # Paths outside the source file's folder (``../data``, ``/srv/x``) are refused
+    # unless this is true: a shared source file must not reach files by surprise.
+    allow_outside_folder: StrictBool = False
+    tables: dict[TableName, TableEntry]
 
 
 @dataclass
@@ -39,7 +138,8 @@ class TableSource:
     """One contract table's input: files, how to read them and how columns map.
 
     ``columns`` maps a contract column to a source column name or a DuckDB SQL
-    expression over the source columns.
+    expression over the source columns. ``options`` holds the CSV options that were
+    given; :class:`CsvOptions` supplies the defaults for the rest.
     """
 
     table: str
@@ -50,9 +150,15 @@ class TableSource:
     columns: dict[str, str] = field(default_factory=dict)
     distinct: bool = False
     origin: str = ""  # where this definition came from, for error messages
+    # The files actually read, when the loader had to use a checked copy (e.g. a CSV
+    # with mixed line ends); messages keep naming ``paths``.
+    read_paths: list[Path] | None = None
 
     def label(self) -> str:
         return self.pattern if len(self.paths) != 1 else str(self.paths[0])
+
+    def csv_options(self) -> CsvOptions:
+        return CsvOptions.model_validate(self.options)
 
 
 def _format_for(path: Path) -> str | None:
@@ -104,80 +210,128 @@ def from_data_dir(data_dir: Path) -> dict[str, TableSource]:
     return sources
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """SafeLoader that refuses anchors and aliases: a source file is plain data, and an
+    alias "bomb" (aliases of aliases) would otherwise expand to gigabytes."""
+
+    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.YAMLError(
+                f"YAML aliases (*{event.anchor}) are not allowed in a source file "
+                f"(line {event.start_mark.line + 1}); write the value out"
+            )
+        return super().compose_node(parent, index)
+
+
+def _describe_error(error: dict) -> str:
+    """One pydantic error as `dotted.key: what is wrong, got <value>`."""
+    loc = ".".join("from" if part == "from_" else str(part) for part in error["loc"])
+    kind = error["type"]
+    messages = {
+        "int_type": "must be a whole number",
+        "int_parsing": "must be a whole number",
+        "bool_type": "must be true or false (unquoted)",
+        "bool_parsing": "must be true or false (unquoted)",
+        "string_type": "must be text",
+        "dict_type": "must be a mapping (key: value lines)",
+        "model_type": "must be a mapping (key: value lines)",
+        "missing": "is required",
+        "extra_forbidden": "unknown key",
+    }
+    message = messages.get(kind, error["msg"].replace("Value error, ", ""))
+    if kind == "extra_forbidden":
+        return f"{loc}: unknown key. Fix: remove it or check its spelling (README, Source files)"
+    if loc.endswith(".[key]"):
+        return f"{loc[: -len('.[key]')]}: not a contract table. Fix: use {', '.join(CONTRACT)}"
+    if kind in ("missing", "value_error"):
+        return f"{loc}: {message}"
+    shown = repr(error.get("input"))
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return f"{loc}: {message}, got {shown}"
+
+
+def parse_source_file(text: str, where: str) -> SourceFile:
+    """Validate a source file's text against :class:`SourceFile`; one-line InputError."""
+    try:
+        spec = yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - SafeLoader subclass
+    except yaml.YAMLError as exc:
+        first = str(exc).splitlines()[0]
+        raise InputError(f"{where}: not valid YAML ({first}).") from None
+    if not isinstance(spec, dict) or "tables" not in spec:
+        raise InputError(
+            f"{where}: expected a top-level 'tables:' mapping (see README, Source files)."
+        )
+    try:
+        model = SourceFile.model_validate(spec)
+    except ValidationError as exc:
+        # A misspelt key is the cause of the "missing" error that comes with it.
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        raise InputError(f"{where}: {_describe_error(errors[0])}.") from None
+    for table, entry in model.tables.items():
+        contract_columns = CONTRACT[table].column_names
+        for column, value in entry.columns.items():
+            key = f"{where}: tables.{table}.columns.{column}"
+            if column not in contract_columns:
+                raise InputError(
+                    f"{key}: not a column of the {table} contract. "
+                    f"Fix: use {', '.join(contract_columns)}."
+                )
+            if not is_plain_column(value):
+                problem = check_expression(value)
+                if problem:
+                    raise InputError(
+                        f"{key}: {problem}. Fix: a column may be a source column name or one "
+                        "scalar expression over the source columns (see README, Trust and safety)."
+                    )
+        if entry.from_ is not None and entry.from_ not in model.tables:
+            raise InputError(
+                f"{where}: tables.{table}.from: '{entry.from_}' is not a table in this file."
+            )
+    if "transactions" not in model.tables:
+        raise InputError(f"{where}: the transactions table is required.")
+    return model
+
+
 def from_source_file(spec_path: Path) -> dict[str, TableSource]:
     """Read a source file (YAML); paths inside it are relative to the file itself."""
     spec_path = Path(spec_path)
     if not spec_path.is_file():
         raise InputError(f"{spec_path}: source file not found. Fix: check the --source path.")
+    if spec_path.stat().st_size > MAX_SOURCE_FILE_BYTES:
+        raise InputError(
+            f"{spec_path}: {spec_path.stat().st_size:,} bytes is too large for a source file "
+            f"(at most {MAX_SOURCE_FILE_BYTES:,}). Fix: check --source names the YAML file."
+        )
     try:
-        spec = yaml.safe_load(spec_path.read_text())
-    except yaml.YAMLError as exc:
-        first = str(exc).splitlines()[0]
-        raise InputError(f"{spec_path}: not valid YAML ({first}).") from None
-    if not isinstance(spec, dict) or not isinstance(spec.get("tables"), dict):
+        text = spec_path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
         raise InputError(
-            f"{spec_path}: expected a top-level 'tables:' mapping (see README, Source files)."
-        )
-    tables = spec["tables"]
-    unknown = sorted(set(tables) - set(CONTRACT))
-    if unknown:
-        raise InputError(
-            f"{spec_path}: unknown table(s) {', '.join(unknown)}. "
-            f"Fix: use only {', '.join(CONTRACT)}."
-        )
+            f"{spec_path}: not UTF-8 text. Fix: save the source file as UTF-8."
+        ) from None
+    model = parse_source_file(text, str(spec_path))
     base = spec_path.resolve().parent
     sources: dict[str, TableSource] = {}
     # Tables with `from:` reuse another table's files, so resolve those last.
-    order = sorted(tables, key=lambda t: 1 if "from" in (tables[t] or {}) else 0)
+    order = sorted(model.tables, key=lambda t: 1 if model.tables[t].from_ else 0)
     for table in order:
-        entry = tables[table] or {}
+        entry = model.tables[table]
         where = f"{spec_path}: tables.{table}"
-        if not isinstance(entry, dict):
-            raise InputError(f"{where}: expected a mapping with path and columns.")
-        extra = sorted(set(entry) - _KNOWN_TABLE_KEYS)
-        if extra:
-            raise InputError(
-                f"{where}: unknown key(s) {', '.join(extra)}. "
-                f"Fix: use {', '.join(sorted(_KNOWN_TABLE_KEYS))}."
-            )
-        options = dict(entry.get("options") or {})
-        bad_options = sorted(set(options) - _KNOWN_OPTIONS)
-        if bad_options:
-            raise InputError(
-                f"{where}.options: unknown option(s) {', '.join(bad_options)}. "
-                f"Fix: use {', '.join(sorted(_KNOWN_OPTIONS))}."
-            )
-        columns = entry.get("columns") or {}
-        if not isinstance(columns, dict) or not columns:
-            raise InputError(f"{where}.columns: map each contract column to a source column.")
-        bad_cols = sorted(set(columns) - set(CONTRACT[table].column_names))
-        if bad_cols:
-            raise InputError(
-                f"{where}.columns: {', '.join(bad_cols)} not in the {table} contract. "
-                f"Fix: use {', '.join(CONTRACT[table].column_names)}."
-            )
-        if "from" in entry:
-            parent = sources.get(entry["from"])
+        options = entry.options.model_dump(exclude_unset=True)
+        if entry.from_:
+            parent = sources.get(entry.from_)
             if parent is None:
                 raise InputError(
-                    f"{where}.from: '{entry['from']}' is not a table defined in this file."
+                    f"{where}.from: '{entry.from_}' must itself have a path (not from:)."
                 )
             paths, pattern, fmt = parent.paths, parent.pattern, parent.file_format
             options = {**parent.options, **options}
         else:
-            raw = entry.get("path")
-            if not raw:
-                raise InputError(f"{where}: needs 'path' (a file or glob) or 'from'.")
-            pattern = os.path.expandvars(str(raw))
-            if not os.path.isabs(pattern):
-                pattern = str(base / pattern)
-            paths = [Path(p) for p in sorted(glob.glob(pattern))]
-            if not paths:
-                raise InputError(
-                    f"{where}.path: no file matches {pattern}. Fix: correct the path "
-                    "(relative paths are relative to the source file)."
-                )
-            fmt = entry.get("format") or _format_for(paths[0])
+            paths, pattern = _resolve_paths(
+                str(entry.path), base, where, model.allow_outside_folder
+            )
+            fmt = entry.format or _format_for(paths[0])
             if fmt not in {"csv", "parquet", "json"}:
                 raise InputError(
                     f"{where}.format: cannot tell the format of {paths[0].name}. "
@@ -189,15 +343,119 @@ def from_source_file(spec_path: Path) -> dict[str, TableSource]:
             pattern=pattern,
             file_format=fmt,
             options=options,
-            columns={k: str(v) for k, v in columns.items()},
-            distinct=bool(entry.get("distinct", False)),
+            columns=dict(entry.columns),
+            distinct=entry.distinct,
             origin=where,
         )
-    if "transactions" not in sources:
-        raise InputError(f"{spec_path}: the transactions table is required.")
     return sources
+
+
+def _resolve_paths(raw: str, base: Path, where: str, allow_outside: bool) -> tuple[list[Path], str]:
+    """The files a ``path:`` names, literally (no ``$VARS``: an environment variable in
+    a path would end up in error messages), relative to the source file's folder."""
+    if "$" in raw:
+        raise InputError(
+            f"{where}.path: environment variables are not expanded in paths ('$' found). "
+            "Fix: write the path out, relative to the source file."
+        )
+    pattern = str(Path(raw).expanduser()) if raw.startswith("~") else raw
+    if not Path(pattern).is_absolute():
+        pattern = str(base / pattern)
+    paths = [Path(p) for p in sorted(glob.glob(pattern))]
+    if not paths:
+        raise InputError(
+            f"{where}.path: no file matches {pattern}. Fix: correct the path "
+            "(relative paths are relative to the source file)."
+        )
+    if not allow_outside:
+        outside = [p for p in paths if not p.resolve().is_relative_to(base)]
+        if outside:
+            raise InputError(
+                f"{where}.path: {outside[0]} is outside the source file's folder {base}. "
+                "Fix: move the data beside the source file, or add "
+                "'allow_outside_folder: true' at the top of the source file."
+            )
+    return paths, pattern
 
 
 def is_plain_column(expression: str) -> bool:
     """True when a column-map value names a source column rather than an expression."""
     return bool(_IDENTIFIER.match(expression.strip()))
+
+
+# Scalar functions that read state outside the row, never needed to map a column.
+_REFUSED_FUNCTIONS = frozenset(
+    {"getenv", "current_setting", "getvariable", "read_blob", "read_text", "query", "query_table"}
+)
+
+
+@cache
+def _scalar_functions() -> frozenset[str]:
+    con = duckdb.connect()
+    try:
+        rows = con.execute(
+            "select distinct lower(function_name) from duckdb_functions() "
+            "where function_type in ('scalar', 'macro')"
+        ).fetchall()
+    finally:
+        con.close()
+    return frozenset(r[0] for r in rows) - _REFUSED_FUNCTIONS
+
+
+def check_expression(expression: str) -> str | None:
+    """Why ``expression`` is not a single scalar DuckDB expression, or None when it is.
+
+    Parsed by DuckDB itself (``json_serialize_sql``) as ``SELECT <expression>``: exactly
+    one statement with one select item and no FROM/WHERE/..., no subquery, no table
+    function, no window or aggregate, and only scalar functions (minus the few that
+    read the environment). O(length of the expression).
+    """
+    con = duckdb.connect()
+    try:
+        parsed = con.execute("select json_serialize_sql(?)", ["select " + expression]).fetchone()
+    finally:
+        con.close()
+    tree = json.loads(parsed[0])
+    if tree.get("error"):
+        first = str(tree.get("error_message", "")).splitlines()[0]
+        return f"not a single SQL expression ({first})"
+    statements = tree.get("statements", [])
+    if len(statements) != 1:
+        return "holds more than one SQL statement"
+    node = statements[0]["node"]
+    if node.get("type") != "SELECT_NODE" or len(node.get("select_list", [])) != 1:
+        return "must be exactly one expression"
+    extras = ("where_clause", "having", "qualify", "sample")
+    if (
+        node["from_table"].get("type") != "EMPTY"
+        or any(node.get(k) for k in extras)
+        or node.get("group_expressions")
+        or node.get("modifiers")
+        or node.get("cte_map", {}).get("map")
+    ):
+        return "must be one expression, without FROM, WHERE, GROUP BY, ORDER BY or LIMIT"
+    return _check_tree(node["select_list"][0])
+
+
+def _check_tree(tree: Any) -> str | None:
+    if isinstance(tree, list):
+        for item in tree:
+            problem = _check_tree(item)
+            if problem:
+                return problem
+        return None
+    if not isinstance(tree, dict):
+        return None
+    kind = tree.get("class")
+    if kind == "SUBQUERY" or "subquery" in tree or "node" in tree:
+        return "must not hold a subquery"
+    if tree.get("type") == "TABLE_FUNCTION":
+        return "must not call a table function"
+    if kind == "WINDOW":
+        return "must not use a window function"
+    if kind == "FUNCTION" and not tree.get("is_operator"):
+        name = str(tree.get("function_name", "")).lower()
+        qualified = tree.get("schema") not in ("", "main", None) or tree.get("catalog")
+        if qualified or name not in _scalar_functions():
+            return f"function {name}() is not an allowed scalar function"
+    return _check_tree(list(tree.values()))

@@ -10,8 +10,11 @@ import resource
 import sys
 import time
 
+from synthetic import make_customer_features
+
 from customer_chunks.ml.pipeline import run_high_value, run_segmentation
-from customer_chunks.ml.synthetic import make_customer_features
+
+from ml_helpers import high_value_settings, segmentation_settings
 
 
 def peak_rss_gib() -> float:
@@ -28,7 +31,7 @@ def main(n_customers: int) -> None:
     )
 
     started = time.perf_counter()
-    segments = run_segmentation(features)
+    segments = run_segmentation(features, **segmentation_settings())
     segmentation_seconds = time.perf_counter() - started
     print(f"run_segmentation: {segmentation_seconds:.1f} s, peak RSS {peak_rss_gib():.2f} GiB")
     print(segments["kmeans_candidates"].drop(columns=["note"]).to_string())
@@ -38,7 +41,9 @@ def main(n_customers: int) -> None:
         columns=["horizon_spend", "true_group"]
     )
     started = time.perf_counter()
-    high_value = run_high_value(table.drop(columns=["true_group"]), scoring)
+    high_value = run_high_value(
+        table.drop(columns=["true_group"]), scoring, **high_value_settings()
+    )
     high_value_seconds = time.perf_counter() - started
     print(f"run_high_value: {high_value_seconds:.1f} s, peak RSS {peak_rss_gib():.2f} GiB")
     print(high_value["metrics"][["fold", "roc_auc", "pr_auc", "n_rows"]].to_string())

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+import yaml
 
 # Four groups, far apart in the non-logged features and ordered by monetary:
 # group g has monetary around 1000 * (4 - g), so segment id g + 1 after ordering.
@@ -50,3 +53,38 @@ class Recorder:
 
     def text(self) -> str:
         return "\n".join(self.lines)
+
+
+def project_vars() -> dict:
+    """The dbt vars of dbt_project.yml: the one home of every ML default."""
+    project = Path(__file__).resolve().parents[2] / "dbt_project.yml"
+    return yaml.safe_load(project.read_text())["vars"]
+
+
+def segmentation_settings(**overrides) -> dict:
+    """Keyword arguments of ``run_segmentation`` from the project vars, then ``overrides``."""
+    v = project_vars()
+    settings = {
+        "segmentation_features": v["segmentation_features"],
+        "k_min": v["k_min"],
+        "k_max": v["k_max"],
+        "force_k": v["force_k"],
+        "recommended": v["recommended_algorithm"],
+        "sample_size": v["ml_sample_size"],
+        "n_bootstrap": v["ml_bootstrap_resamples"],
+        "random_state": v["random_state"],
+    }
+    settings.update(overrides)
+    return settings
+
+
+def high_value_settings(**overrides) -> dict:
+    """Keyword arguments of ``run_high_value`` from the project vars, then ``overrides``."""
+    v = project_vars()
+    settings = {
+        "top_share": v["high_value_top_share"],
+        "n_estimators": v["high_value_trees"],
+        "random_state": v["random_state"],
+    }
+    settings.update(overrides)
+    return settings

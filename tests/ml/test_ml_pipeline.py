@@ -6,8 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
+from synthetic import make_customer_features
 
 from customer_chunks.ml.exceptions import SegmentationError
+from customer_chunks.ml.features import FEATURE_COLUMNS
 from customer_chunks.ml.pipeline import (
     SCORE_OUTPUT_COLUMNS,
     SEGMENT_COLUMNS,
@@ -15,11 +17,15 @@ from customer_chunks.ml.pipeline import (
     run_high_value,
     run_segmentation,
 )
-from customer_chunks.ml.synthetic import make_customer_features
 
-from ml_helpers import planted_groups
+from ml_helpers import (
+    high_value_settings,
+    planted_groups,
+    segmentation_settings,
+)
 
-FAST = {"sample_size": 300, "n_bootstrap": 3, "bootstrap_sample_size": 200}
+FAST = segmentation_settings(sample_size=300, n_bootstrap=3, bootstrap_sample_size=200)
+DEFAULT = segmentation_settings()
 OUTPUT_KEYS = {
     "customer_segments",
     "preprocessing",
@@ -54,17 +60,25 @@ def test_planted_groups_are_recovered_and_ordered(planted, recorder) -> None:
     assert dbscan_ari >= 0.95
     # group g has monetary ~ 1000 * (4 - g): segment 1 is group 0, and so on
     assert (segments["kmeans_segment_id"] == segments["true_group"] + 1).all()
-    assert (segments["segment_id"] == segments["kmeans_segment_id"]).all()
+    chosen_column = {"kmeans": "kmeans_segment_id", "hierarchical": "hierarchical_segment_id"}
+    recommended = outputs["model_validation"].loc[lambda v: v["is_chosen"], "algorithm"].item()
+    assert (segments["segment_id"] == segments[chosen_column[recommended]]).all()
     validation = outputs["model_validation"]
     assert list(validation.columns) == VALIDATION_COLUMNS
     assert validation["algorithm"].tolist() == ["kmeans", "hierarchical", "dbscan"]
-    assert validation["is_chosen"].tolist() == [True, False, False]
+    # auto: K-Means or Ward, whichever separates better; the reason is in the note
+    assert validation["is_chosen"].sum() == 1
+    chosen = validation.loc[validation["is_chosen"]].iloc[0]
+    assert chosen["algorithm"] in {"kmeans", "hierarchical"}
+    assert chosen["note"].startswith("chosen: silhouette")
+    assert "K-Means and Ward agree" in chosen["note"]
+    assert candidates.loc[candidates["is_chosen"], "agreement"].item() >= 0.95
     assert (validation["n_clusters"] == 4).all()
     assert (validation["stability"] > 0.9).all()
     assert (validation["silhouette"] > 0.8).all()
     assert json.loads(validation["parameters"].iloc[0])["k"] == 4
     profiles = outputs["segment_profiles"]
-    kmeans_profiles = profiles[profiles["algorithm"] == "kmeans"]
+    kmeans_profiles = profiles[profiles["algorithm"] == recommended]
     assert kmeans_profiles["mean_monetary"].is_monotonic_decreasing
     names = dict(zip(kmeans_profiles["segment_id"], kmeans_profiles["segment_name"], strict=True))
     assert segments["segment_name"].map(lambda name: name in names.values()).all()
@@ -73,7 +87,7 @@ def test_planted_groups_are_recovered_and_ordered(planted, recorder) -> None:
     assert np.isfinite(segments[["pca_1", "pca_2", "pca_3"]].to_numpy()).all()
     assert outputs["hierarchy_linkage"]["n_members"].max() == len(planted)
     log = recorder.text()
-    assert "kmeans k search: 600 rows, done in" in log
+    assert "k search (K-Means and Ward at each k): 600 rows, done in" in log
     assert "dbscan fit: 600 rows, done in" in log
 
 
@@ -82,7 +96,7 @@ def test_recommended_dbscan_names_outliers(planted) -> None:
     far["customer_id"] = ["Z1", "Z2", "Z3"]
     far["recency_days"] = [5000.0, -4000.0, 9000.0]
     data = pd.concat([planted, far], ignore_index=True)
-    outputs = run_segmentation(data, recommended="dbscan", log=lambda _: None, **FAST)
+    outputs = run_segmentation(data, log=lambda _: None, **{**FAST, "recommended": "dbscan"})
     segments = outputs["customer_segments"].set_index("customer_id")
     assert segments.loc[["Z1", "Z2", "Z3"], "is_outlier"].all()
     assert (segments.loc[["Z1", "Z2", "Z3"], "segment_name"] == "Outliers").all()
@@ -93,7 +107,7 @@ def test_recommended_dbscan_names_outliers(planted) -> None:
 
 def test_row_order_does_not_change_any_output() -> None:
     table = make_customer_features(500, random_state=3).drop(columns=["true_group"])
-    settings = {"sample_size": 150, "n_bootstrap": 2, "bootstrap_sample_size": 100}
+    settings = segmentation_settings(sample_size=150, n_bootstrap=2, bootstrap_sample_size=100)
     first = run_segmentation(table, log=lambda _: None, **settings)
     shuffled = table.sample(frac=1.0, random_state=11).reset_index(drop=True)
     second = run_segmentation(shuffled, log=lambda _: None, **settings)
@@ -105,7 +119,7 @@ def test_row_order_does_not_change_any_output() -> None:
 
 def test_force_k_and_hierarchical_clusters(planted) -> None:
     outputs = run_segmentation(
-        planted, force_k=3, hierarchical_clusters=2, log=lambda _: None, **FAST
+        planted, hierarchical_clusters=2, log=lambda _: None, **{**FAST, "force_k": 3}
     )
     segments = outputs["customer_segments"]
     assert segments["kmeans_segment_id"].nunique() == 3
@@ -115,7 +129,7 @@ def test_force_k_and_hierarchical_clusters(planted) -> None:
 
 def test_one_customer_falls_back_to_one_segment(recorder) -> None:
     one = make_customer_features(1).drop(columns=["horizon_spend", "true_group"])
-    outputs = run_segmentation(one, log=recorder)
+    outputs = run_segmentation(one, log=recorder, **DEFAULT)
     segments = outputs["customer_segments"]
     assert len(segments) == 1
     row = segments.iloc[0]
@@ -131,7 +145,7 @@ def test_one_customer_falls_back_to_one_segment(recorder) -> None:
 
 def test_fewer_customers_than_clusters(recorder) -> None:
     few = planted_groups(8, random_state=2).drop(columns=["true_group"]).head(3)
-    outputs = run_segmentation(few, k_min=2, k_max=10, log=recorder)
+    outputs = run_segmentation(few, log=recorder, **{**DEFAULT, "k_min": 2, "k_max": 10})
     segments = outputs["customer_segments"]
     assert len(segments) == 3
     assert outputs["kmeans_candidates"]["k"].max() <= 3
@@ -149,14 +163,15 @@ def test_two_identical_customers(recorder) -> None:
     twins = pd.DataFrame(
         {"customer_id": ["a", "b", "c"], "monetary": [5.0, 5.0, 7.0], "recency_days": 3.0}
     )
-    outputs = run_segmentation(twins, log=recorder)
+    outputs = run_segmentation(twins, log=recorder, **DEFAULT)
     assert outputs["customer_segments"]["kmeans_segment_id"].tolist() == [2, 2, 1]
     assert "feature recency_days not used (constant)" in recorder.text()
 
 
 def test_constant_and_null_features_are_dropped_and_logged(planted, recorder) -> None:
     data = planted.assign(age=np.nan, frequency=2.0, email_open_rate=None)
-    outputs = run_segmentation(data, log=recorder, **FAST)
+    every_feature = {**FAST, "segmentation_features": FEATURE_COLUMNS}
+    outputs = run_segmentation(data, log=recorder, **every_feature)
     reasons = outputs["preprocessing"].set_index("feature")["drop_reason"]
     assert reasons["age"] == "all_null"
     assert reasons["frequency"] == "constant"
@@ -170,7 +185,7 @@ def test_constant_and_null_features_are_dropped_and_logged(planted, recorder) ->
 
 def test_no_customers_returns_empty_tables(recorder) -> None:
     empty = pd.DataFrame({"customer_id": pd.Series([], dtype=str), "monetary": []})
-    outputs = run_segmentation(empty, log=recorder)
+    outputs = run_segmentation(empty, log=recorder, **DEFAULT)
     assert outputs["customer_segments"].empty
     assert list(outputs["customer_segments"].columns) == SEGMENT_COLUMNS
     assert (outputs["model_validation"]["n_clusters"] == 0).all()
@@ -178,9 +193,11 @@ def test_no_customers_returns_empty_tables(recorder) -> None:
 
 def test_broken_keys_raise() -> None:
     with pytest.raises(SegmentationError, match="duplicate customer_id"):
-        run_segmentation(pd.DataFrame({"customer_id": ["a", "a"], "monetary": [1.0, 2.0]}))
+        run_segmentation(
+            pd.DataFrame({"customer_id": ["a", "a"], "monetary": [1.0, 2.0]}), **DEFAULT
+        )
     with pytest.raises(SegmentationError, match="no customer_id"):
-        run_segmentation(pd.DataFrame({"monetary": [1.0]}))
+        run_segmentation(pd.DataFrame({"monetary": [1.0]}), **DEFAULT)
 
 
 def high_value_tables(n: int = 1500) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -193,7 +210,9 @@ def high_value_tables(n: int = 1500) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def test_high_value_model_end_to_end(recorder) -> None:
     training, scoring = high_value_tables()
-    outputs = run_high_value(training, scoring, n_estimators=40, log=recorder)
+    outputs = run_high_value(
+        training, scoring, log=recorder, **high_value_settings(n_estimators=40)
+    )
     scores = outputs["scores"]
     assert list(scores.columns) == SCORE_OUTPUT_COLUMNS
     assert len(scores) == len(scoring)
@@ -212,12 +231,13 @@ def test_high_value_model_end_to_end(recorder) -> None:
 
 def test_high_value_is_independent_of_row_order() -> None:
     training, scoring = high_value_tables(600)
-    first = run_high_value(training, scoring, n_estimators=20, log=lambda _: None)
+    fast = high_value_settings(n_estimators=20)
+    first = run_high_value(training, scoring, log=lambda _: None, **fast)
     second = run_high_value(
         training.sample(frac=1.0, random_state=4),
         scoring.sample(frac=1.0, random_state=5),
-        n_estimators=20,
         log=lambda _: None,
+        **fast,
     )
     for key in ("scores", "metrics", "feature_importances"):
         pd.testing.assert_frame_equal(first[key], second[key], check_exact=True, obj=key)
@@ -226,7 +246,7 @@ def test_high_value_is_independent_of_row_order() -> None:
 def test_no_purchase_in_horizon_gives_null_scores(recorder) -> None:
     training, scoring = high_value_tables(200)
     training["horizon_spend"] = 0.0
-    outputs = run_high_value(training, scoring, log=recorder)
+    outputs = run_high_value(training, scoring, log=recorder, **high_value_settings())
     scores = outputs["scores"]
     assert len(scores) == len(scoring)
     assert scores["high_value_probability"].isna().all()
@@ -243,7 +263,9 @@ def test_few_buyers_lower_the_folds(recorder) -> None:
     training, scoring = high_value_tables(200)
     training["horizon_spend"] = 0.0
     training.loc[training.index[:3], "horizon_spend"] = [10.0, 20.0, 30.0]
-    outputs = run_high_value(training, scoring, n_estimators=20, log=recorder)
+    outputs = run_high_value(
+        training, scoring, log=recorder, **high_value_settings(n_estimators=20)
+    )
     metrics = outputs["metrics"]
     assert metrics["fold"].tolist() == ["1", "2", "3", "mean", "std", "holdout"]
     assert "folds lowered from 5 to 3" in metrics["note"].iloc[0]
@@ -254,6 +276,6 @@ def test_one_training_buyer_falls_back(recorder) -> None:
     training, scoring = high_value_tables(50)
     training["horizon_spend"] = 0.0
     training.loc[training.index[0], "horizon_spend"] = 5.0
-    outputs = run_high_value(training, scoring, log=recorder)
+    outputs = run_high_value(training, scoring, log=recorder, **high_value_settings())
     assert outputs["scores"]["high_value_probability"].isna().all()
     assert "need at least 2" in outputs["metrics"]["note"].item()

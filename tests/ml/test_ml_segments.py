@@ -9,6 +9,7 @@ from customer_chunks.ml.segments import (
     name_segment,
     order_segments,
     profile_segments,
+    unique_names,
 )
 
 
@@ -44,6 +45,10 @@ def test_rule_table() -> None:
     assert name_segment({"monetary": np.nan, "gross_revenue": 2.0})[0] == "Big Spenders"
     name, description, action = name_segment({"recency_days": 2.0, "age": 0.1})
     assert "recency_days +2.0 sd" in description and action
+    # one order on average, long ago: named for what it is
+    assert name_segment({"recency_days": 1.5, "frequency": -0.9}, {"frequency": 1.0})[0] == (
+        "Lapsed one-time buyers"
+    )
 
 
 def population(n_per: int = 50) -> tuple[pd.DataFrame, np.ndarray]:
@@ -75,9 +80,10 @@ def test_profiles_names_shares_and_means() -> None:
     assert names[1] == "Champions"
     assert names[2] == "Lost"
     assert names[-1] == "Outliers"
-    # segments 3 and 4 are alike: same name, made unique with a suffix
-    assert {names[3], names[4]} == {"Recent Promising", "Recent Promising 2"}
     assert profile["segment_name"].is_unique
+    # descriptions quote the features that set a segment apart, with values
+    lost = profile.set_index("segment_id").loc[2, "description"]
+    assert "Sets it apart: recency_days 400 vs" in lost and "overall" in lost
     assert profile["share"].sum() == pytest.approx(1.0)
     assert profile["revenue_share"].sum() == pytest.approx(1.0)
     assert profile["n_customers"].tolist() == [47, 50, 50, 50, 3]
@@ -85,3 +91,30 @@ def test_profiles_names_shares_and_means() -> None:
     assert one["mean_monetary"] == pytest.approx(frame["monetary"][segment == 2].mean())
     assert np.isnan(one["mean_age"])  # absent feature
     assert (profile["algorithm"] == "kmeans").all()
+
+
+def test_same_names_are_qualified_by_what_differs() -> None:
+    z = pd.DataFrame(
+        {
+            "monetary": [1.5, 0.2, 0.9, 0.0],
+            "recency_days": [1.0, 1.1, 1.0, -1.0],
+            "frequency": [-1.0, -1.0, -1.0, 0.0],
+        }
+    )
+    names = unique_names(["Lost", "Lost", "Lost", "Core Customers"], z)
+    assert names == [
+        "Lost (higher spend)",
+        "Lost (lower spend)",
+        "Lost (middle spend)",
+        "Core Customers",
+    ]
+    assert not any(name[-1].isdigit() for name in names)
+    # identical segments cannot be told apart by any feature
+    same = unique_names(["Lost", "Lost"], z.iloc[[0, 0]].reset_index(drop=True))
+    assert same == ["Lost (variant 1)", "Lost (variant 2)"]
+    four = unique_names(
+        ["Lost"] * 4,
+        pd.DataFrame({"monetary": [2.0, 1.0, 1.0, 0.0], "tenure_days": [0, 1.0, -1.0, 0]}),
+    )
+    assert len(set(four)) == 4
+    assert four[1] == "Lost (middle spend, longer-standing)"

@@ -1,16 +1,27 @@
 """Customer features: which columns the models use and how they are prepared.
 
 :class:`FeaturePreprocessor` turns the warehouse's customer feature table into the
-numeric matrix every model in this package reads. Per feature, in this order:
+numeric matrix the models read. Per feature, in this order:
 
 1. drop it when every value is null (``all_null``), the column is absent
-   (``missing_column``) or it takes a single value once nulls are imputed and the log
-   is applied (``constant``);
+   (``missing_column``), it takes a single value once nulls are imputed and the log
+   is applied (``constant``), or it is logged and its log varies by less than
+   :data:`NEAR_CONSTANT_LOG_SPREAD` (``near_constant``);
 2. impute nulls (and +/-inf) with the median of the non-null values;
-3. for heavy-tailed features (:data:`HEAVY_TAILED`), clip at 0 and apply ``log1p``
-   (net ``monetary`` can be negative after returns; negatives become 0 before the log);
-4. robust scaling: subtract the median, divide by the inter-quartile range; when the
-   IQR is zero (e.g. a feature that is mostly 0) divide by the standard deviation instead.
+3. for the features in :data:`HEAVY_TAILED` (spend, counts and durations, recency
+   included), clip at 0 and apply ``log1p`` (net ``monetary`` can be negative after
+   returns; negatives become 0 before the log);
+4. standard scaling: subtract the mean, divide by the standard deviation, of the
+   transformed values (1 when that is negligible), then limit to ``[-clip, clip]``.
+
+Why standard and not robust scaling: the inter-quartile range of a zero-inflated
+feature is tiny (on real data return_rate had IQR 0.03, email_click_rate 0.12), so
+dividing by it put every customer with one return or one click at the clip and let
+those sparse features decide the clusters. After standard scaling every feature has
+variance 1, so each adds the same total to the squared distances between customers,
+whatever its shape. Sparse features are still best left out of the features that
+define segments; which ones do is the dbt var ``segmentation_features`` (see
+models/_feature_definitions.md, "Segmentation feature design").
 
 The learned parameters can be written to a table (:meth:`~FeaturePreprocessor.parameters_frame`)
 and read back (:meth:`~FeaturePreprocessor.from_parameters`) to score new customers later
@@ -51,10 +62,16 @@ FEATURE_COLUMNS: list[str] = [
     "age",
 ]
 
-# Spend and count features: right-skewed with long tails, so they are log1p-transformed.
-# avg_days_between_orders is a duration, but it is just as skewed (a few customers order
-# years apart), so it is logged too.
+# Spend, counts and durations: right-skewed with long tails, so they are log1p-transformed.
+# Durations (recency, tenure, gaps between orders, days since engagement) are included:
+# the difference between 3 and 30 days since the last order matters as much as the one
+# between 100 and 1,000 days, which is what a log scale says. Rates and 0-100 scores
+# (return_rate, email_open_rate, engagement_score, ...) and age stay linear. This is
+# the one home of the list: reports import it.
 HEAVY_TAILED: list[str] = [
+    "recency_days",
+    "tenure_days",
+    "days_since_last_engagement",
     "frequency",
     "gross_revenue",
     "returned_revenue",
@@ -69,6 +86,11 @@ HEAVY_TAILED: list[str] = [
 ]
 
 DEFAULT_CLIP = 4.0
+# A logged feature whose standard deviation is under 0.05 varies by about 5% between
+# customers: no behavioural difference, but standard scaling would blow that noise up to
+# the weight of every other feature. On CDNOW, where every customer joined in one
+# quarter, tenure_days had a log spread of 0.046. Dropped as "near_constant".
+NEAR_CONSTANT_LOG_SPREAD = 0.05
 PARAMETER_COLUMNS: list[str] = [
     "feature",
     "is_used",
@@ -104,7 +126,7 @@ def _log_clipped(values: np.ndarray) -> np.ndarray:
 
 
 class FeaturePreprocessor(TransformerMixin, BaseEstimator):
-    """Impute, log-transform and robust-scale the customer features.
+    """Impute, log-transform and standard-scale the customer features.
 
     Parameters
     ----------
@@ -113,7 +135,7 @@ class FeaturePreprocessor(TransformerMixin, BaseEstimator):
     log_features : list of str or None
         Columns to ``log1p`` (after clipping at 0); ``None`` means :data:`HEAVY_TAILED`.
     clip : float or None, default 4.0
-        Scaled values are limited to ``[-clip, clip]`` (robust z-scores winsorised), so
+        Scaled values are limited to ``[-clip, clip]`` (z-scores winsorised), so
         a handful of extreme customers cannot claim K-Means clusters of their own (on
         UCI Online Retail, unclipped, k-means spent two of three clusters on 34
         customers). Finding outliers is DBSCAN's job. ``None`` keeps values as they are.
@@ -185,14 +207,13 @@ class FeaturePreprocessor(TransformerMixin, BaseEstimator):
             if _is_negligible(high - low, max(abs(low), abs(high))):
                 self.drop_reasons_[name] = "constant"
                 continue
-            center = float(np.median(values))
-            q25, q75 = np.percentile(values, [25.0, 75.0])
-            scale = float(q75 - q25)
-            magnitude = max(abs(float(q25)), abs(float(q75)))
-            if _is_negligible(scale, magnitude):
-                scale = float(values.std())
-                if _is_negligible(scale, max(abs(low), abs(high))):
-                    scale = 1.0
+            center = float(values.mean())
+            scale = float(values.std())
+            if name in log_set and scale < NEAR_CONSTANT_LOG_SPREAD:
+                self.drop_reasons_[name] = "near_constant"
+                continue
+            if _is_negligible(scale, max(abs(low), abs(high))):
+                scale = 1.0
             kept.append(name)
             self.impute_values_[name] = impute
             self.centers_[name] = center

@@ -109,7 +109,8 @@ class HighValueModel(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    n_estimators, max_depth, min_samples_leaf : forest settings.
+    n_estimators, max_depth, min_samples_leaf : forest settings (``n_estimators`` is the
+        dbt var ``high_value_trees``: required, its default lives in dbt_project.yml).
     max_samples : int
         Bootstrap rows per tree (capped at the training rows): bounds the cost of a tree.
     n_splits : int
@@ -142,10 +143,11 @@ class HighValueModel(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
-        n_estimators: int = 200,
+        *,
+        n_estimators: int,
+        random_state: int,
         max_depth: int | None = None,
         n_splits: int = 5,
-        random_state: int = 0,
         max_train_rows: int = 200_000,
         cv_max_rows: int = 50_000,
         min_samples_leaf: int = 10,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -22,7 +22,12 @@ from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
 from customer_chunks.ml.dbscan import SampledDBSCAN
 from customer_chunks.ml.exceptions import HighValueLabelError, SegmentationError
-from customer_chunks.ml.features import PARAMETER_COLUMNS, FeaturePreprocessor, column_as_float
+from customer_chunks.ml.features import (
+    FEATURE_COLUMNS,
+    PARAMETER_COLUMNS,
+    FeaturePreprocessor,
+    column_as_float,
+)
 from customer_chunks.ml.hierarchical import LINKAGE_COLUMNS, WardHierarchy
 from customer_chunks.ml.high_value import (
     CV_COLUMNS,
@@ -31,13 +36,16 @@ from customer_chunks.ml.high_value import (
     make_high_value_labels,
 )
 from customer_chunks.ml.kmeans import (
+    AGREEMENT_THRESHOLD,
     CANDIDATE_COLUMNS,
     FIT_N_INIT,
     SEARCH_N_INIT,
+    SEARCH_SILHOUETTE_SAMPLE_SIZE,
     SELECTION_RULE,
     SampledKMeans,
     fit_kmeans,
     select_k,
+    ward_centres,
 )
 from customer_chunks.ml.pca import (
     EXPLAINED_VARIANCE_COLUMNS,
@@ -113,6 +121,46 @@ def _sorted_customers(frame: pd.DataFrame, role: str) -> pd.DataFrame:
 
 def _json(parameters: dict) -> str:
     return json.dumps(parameters, sort_keys=True, default=float)
+
+
+def _recommend(
+    recommended: str,
+    validation: pd.DataFrame,
+    candidates: pd.DataFrame,
+    k: int,
+    force_k: int | None,
+) -> tuple[str, str]:
+    """(algorithm, reason): the recommended segmentation and why, for model_validation.note.
+
+    ``"auto"``: K-Means or Ward, whichever has the higher silhouette on the same
+    sub-sample in the same space (ties: K-Means); otherwise the imposed algorithm."""
+    row = candidates.loc[candidates["k"] == k]
+    if force_k is not None:
+        why_k = f"k={k} forced"
+    elif row.empty or pd.isna(row["agreement"].iloc[0]):
+        why_k = f"k={k}: best K-Means silhouette"
+    elif candidates["agreement"].max() >= AGREEMENT_THRESHOLD:
+        why_k = (
+            f"k={k}: highest mean silhouette among the k where K-Means and Ward agree "
+            f"(adjusted Rand {row['agreement'].iloc[0]:.2f}; threshold {AGREEMENT_THRESHOLD})"
+        )
+    else:
+        why_k = (
+            f"k={k}: no k reached the agreement threshold {AGREEMENT_THRESHOLD} (best "
+            f"{candidates['agreement'].max():.2f}, here {row['agreement'].iloc[0]:.2f}), so "
+            "the structure is weak; highest mean silhouette among the k within 0.05 of the "
+            "best agreement"
+        )
+    silhouette = dict(zip(validation["algorithm"], validation["silhouette"], strict=True))
+    if recommended != "auto":
+        return recommended, f"chosen: imposed by recommended_algorithm; {why_k}"
+    km, ward = silhouette["kmeans"], silhouette["hierarchical"]
+    algorithm = "hierarchical" if np.isfinite(ward) and not ward <= km else "kmeans"
+    if np.isfinite(ward) and np.isfinite(km):
+        why = f"silhouette {max(km, ward):.3f} against {min(km, ward):.3f}"
+    else:
+        why = "the only one with a defined silhouette" if np.isfinite(ward) else "default"
+    return algorithm, f"chosen: {why} in the same feature space; {why_k}"
 
 
 def _customer_segments(
@@ -203,38 +251,48 @@ def _single_segment_outputs(
 def run_segmentation(
     features: pd.DataFrame,
     *,
-    k_min: int = 2,
-    k_max: int = 10,
-    force_k: int | None = None,
+    segmentation_features: Sequence[str],
+    k_min: int,
+    k_max: int,
+    force_k: int | None,
+    recommended: str,
+    sample_size: int,
+    n_bootstrap: int,
+    random_state: int,
     hierarchical_clusters: int | None = None,
-    recommended: str = "kmeans",
-    sample_size: int = 20_000,
     silhouette_sample_size: int = SILHOUETTE_SAMPLE_SIZE,
-    n_bootstrap: int = 10,
     bootstrap_sample_size: int = 5_000,
     n_micro_clusters: int = 200,
-    random_state: int = 0,
     log: Log = print,
 ) -> dict[str, pd.DataFrame]:
     """Segment customers with K-Means, Ward hierarchy and DBSCAN, and describe the result.
 
     Takes the customer feature table (``customer_id`` plus any of ``FEATURE_COLUMNS``;
-    other columns are ignored). Returns a dict of DataFrames:
+    other columns are ignored) and the settings that are dbt vars (no defaults here:
+    they live in dbt_project.yml): ``segmentation_features`` (the columns that define
+    segments; every feature still describes them in the profiles), the k range,
+    ``force_k`` (None: chosen by :data:`~customer_chunks.ml.kmeans.SELECTION_RULE`),
+    ``recommended`` (``"auto"``, or an algorithm in :data:`ALGORITHMS` to impose),
+    ``sample_size``, ``n_bootstrap`` and ``random_state``. Returns a dict of DataFrames:
 
     * ``customer_segments``: customer_id, kmeans_segment_id, hierarchical_segment_id,
       dbscan_cluster_id (-1 = noise), is_outlier, pca_1..pca_3, and segment_id /
-      segment_name of the ``recommended`` algorithm; sorted by customer_id;
+      segment_name of the recommended algorithm; sorted by customer_id;
     * ``preprocessing``: the feature parameters (reload with
       ``FeaturePreprocessor.from_parameters`` to score new customers);
-    * ``kmeans_candidates``: one row per k tried (see ``select_k``);
+    * ``kmeans_candidates``: one row per k tried (see ``select_k``), with the K-Means
+      and Ward silhouettes and their agreement;
     * ``model_validation``: one row per algorithm: parameters (JSON), n_clusters
       (excluding noise), metrics on a sample, bootstrap stability, is_chosen (the
-      recommended algorithm), note;
+      recommended algorithm), note (for the chosen one: why it was chosen);
     * ``segment_profiles``: one row per (algorithm, segment) with name, description,
       action, size, revenue share and feature means;
     * ``pca_explained_variance``, ``pca_loadings``, ``hierarchy_linkage``.
 
-    Segment ids are ordered by mean monetary (1 = highest) for every algorithm.
+    With ``recommended="auto"`` the recommendation is the one of K-Means and Ward with
+    the higher silhouette at the chosen k, both measured on the same sub-sample in the
+    same space (DBSCAN is an outlier finder here, not a segmentation). Segment ids are
+    ordered by mean monetary (1 = highest) for every algorithm.
     Fallbacks (each logged as a NOTE): no usable feature or no customer -> everyone in
     segment 1 for every algorithm and empty PCA/linkage tables; fewer distinct customers
     than k -> fewer clusters; fewer than 10 customers -> DBSCAN not run, everyone in
@@ -245,12 +303,13 @@ def run_segmentation(
     fits and the Davies-Bouldin / Calinski-Harabasz metrics work on uniform samples of
     ``sample_size`` customers, silhouettes (O(m^2)) on ``silhouette_sample_size``, each
     of the ``n_bootstrap`` refits per algorithm on ``bootstrap_sample_size``; the final
-    K-Means fits on up to 200,000 customers. Measured on 1,000,000 synthetic customers x
-    20 features on 2 cores: about 20 s, peak RSS under 1.5 GiB including the input
-    (``tests/ml/benchmark_1m.py``).
+    K-Means fits on up to 200,000 customers. Measured with ``tests/ml/benchmark_1m.py``
+    on 1,000,000 synthetic customers, 2 cores shared with other jobs: 71 s and 0.8 GiB
+    peak RSS, against 198 s for the previous k rule run alongside it (100,000
+    customers: 14 s).
     """
-    if recommended not in ALGORITHMS:
-        raise ValueError(f"recommended must be one of {ALGORITHMS}, got {recommended!r}")
+    if recommended not in ("auto", *ALGORITHMS):
+        raise ValueError(f"recommended must be 'auto' or one of {ALGORITHMS}, got {recommended!r}")
     started = time.perf_counter()
     frame = _sorted_customers(features, "features")
     n = len(frame)
@@ -259,7 +318,7 @@ def run_segmentation(
     if not np.isfinite(monetary).any():
         note("monetary is missing or null: segments are ordered by size instead", log)
 
-    preprocessor = FeaturePreprocessor()
+    preprocessor = FeaturePreprocessor(features=list(segmentation_features))
     with step("preprocessing", n, log):
         try:
             X = preprocessor.fit(frame).transform(frame)
@@ -268,10 +327,13 @@ def run_segmentation(
             failure = str(error)
     for feature, reason in preprocessor.drop_reasons_.items():
         note(f"feature {feature} not used ({reason})", log)
+    fallback_algorithm = "kmeans" if recommended == "auto" else recommended
     if failure is not None:
         reason = f"{failure}; fallback: every customer in segment 1"
         note(reason, log)
-        return _single_segment_outputs(frame, preprocessor.parameters_frame(), reason, recommended)
+        return _single_segment_outputs(
+            frame, preprocessor.parameters_frame(), reason, fallback_algorithm
+        )
 
     labels: dict[str, np.ndarray] = {}
     parameters: dict[str, dict] = {}
@@ -282,7 +344,14 @@ def run_segmentation(
         notes[algorithm].append(message)
         note(f"{algorithm}: {message}", log)
 
-    with step("kmeans k search", n, log):
+    with step("hierarchy (Ward tree on micro-clusters)", n, log):
+        hierarchy = WardHierarchy(
+            n_clusters=None,
+            n_micro_clusters=n_micro_clusters,
+            sample_size=sample_size,
+            random_state=random_state,
+        ).fit(X)
+    with step("k search (K-Means and Ward at each k)", n, log):
         candidates, k = select_k(
             X,
             k_min=k_min,
@@ -291,10 +360,13 @@ def run_segmentation(
             random_state=random_state,
             force_k=force_k,
             log=lambda message: flag("kmeans", message),
-            silhouette_sample_size=silhouette_sample_size,
+            silhouette_sample_size=min(silhouette_sample_size, SEARCH_SILHOUETTE_SAMPLE_SIZE),
+            hierarchy_cut=hierarchy.cut,
         )
     with step(f"kmeans fit (k={k})", n, log):
-        kmeans = fit_kmeans(X, k, random_state=random_state)
+        kmeans = fit_kmeans(
+            X, k, random_state=random_state, init=ward_centres(X, hierarchy.cut(k), k)
+        )
     if kmeans.note_:
         flag("kmeans", kmeans.note_)
     labels["kmeans"] = order_segments(kmeans.labels_, monetary)
@@ -302,6 +374,7 @@ def run_segmentation(
         "k": kmeans.n_clusters_,
         "k_selection": "forced" if force_k is not None else SELECTION_RULE,
         "k_range": [int(candidates["k"].min()), int(candidates["k"].max())],
+        "init": "means of the Ward clusters at k (K-Means++ if unavailable)",
         "n_init": FIT_N_INIT,
         "fit_sample_size": kmeans.fit_sample_size_,
         "random_state": random_state,
@@ -316,24 +389,23 @@ def run_segmentation(
     )
 
     n_hierarchical = k_used if hierarchical_clusters is None else hierarchical_clusters
-    with step(f"hierarchical fit ({n_hierarchical} clusters)", n, log):
-        hierarchy = WardHierarchy(
-            n_clusters=n_hierarchical,
-            n_micro_clusters=n_micro_clusters,
-            sample_size=sample_size,
-            random_state=random_state,
-        ).fit(X)
+    h_used = max(1, min(int(n_hierarchical), hierarchy.n_leaves_))
+    if h_used < n_hierarchical:
+        flag(
+            "hierarchical",
+            f"n_clusters lowered from {n_hierarchical} to {h_used}: "
+            f"only {hierarchy.n_leaves_} leaves",
+        )
     if hierarchy.note_:
         flag("hierarchical", hierarchy.note_)
-    labels["hierarchical"] = order_segments(hierarchy.labels_, monetary)
+    labels["hierarchical"] = order_segments(hierarchy.cut(h_used), monetary)
     parameters["hierarchical"] = {
-        "n_clusters": hierarchy.n_clusters_,
+        "n_clusters": h_used,
         "linkage": "ward (weighted, on K-Means micro-clusters)",
         "n_leaves": hierarchy.n_leaves_,
         "micro_cluster_sample_size": min(n, sample_size),
         "random_state": random_state,
     }
-    h_used = hierarchy.n_clusters_
     refit["hierarchical"] = lambda rows: (
         WardHierarchy(
             n_clusters=h_used,
@@ -404,18 +476,27 @@ def run_segmentation(
                 "davies_bouldin": metrics["davies_bouldin"],
                 "calinski_harabasz": metrics["calinski_harabasz"],
                 "stability": stability,
-                "is_chosen": algorithm == recommended,
+                "is_chosen": False,
                 "note": "; ".join(notes[algorithm]) or None,
             }
         )
     validation = pd.DataFrame(rows, columns=VALIDATION_COLUMNS)
+    chosen_algorithm, reason = _recommend(recommended, validation, candidates, k, force_k)
+    log(f"{PREFIX} recommended: {chosen_algorithm} ({reason})")
+    chosen = validation["algorithm"] == chosen_algorithm
+    validation["is_chosen"] = chosen
+    validation.loc[chosen, "note"] = validation.loc[chosen, "note"].map(
+        lambda text: reason if text is None or pd.isna(text) else f"{reason}; {text}"
+    )
 
     with step("segment profiles", n, log):
         profiles = pd.concat(
             [profile_segments(frame, labels[a], a) for a in ALGORITHMS], ignore_index=True
         )
     outputs = {
-        "customer_segments": _customer_segments(frame, labels, pca.scores, profiles, recommended),
+        "customer_segments": _customer_segments(
+            frame, labels, pca.scores, profiles, chosen_algorithm
+        ),
         "preprocessing": preprocessor.parameters_frame(),
         "kmeans_candidates": candidates,
         "model_validation": validation,
@@ -462,22 +543,25 @@ def run_high_value(
     training: pd.DataFrame,
     scoring: pd.DataFrame,
     *,
-    top_share: float = 0.2,
+    top_share: float,
+    n_estimators: int,
+    random_state: int,
     spend_column: str = "horizon_spend",
-    n_estimators: int = 200,
     max_depth: int | None = None,
     n_splits: int = 5,
     max_train_rows: int = 200_000,
     cv_max_rows: int = 50_000,
     holdout_share: float = 0.2,
     n_repeats: int = 5,
-    random_state: int = 0,
     log: Log = print,
 ) -> dict[str, pd.DataFrame]:
     """Train the high-value model on a past cut-off and score customers as of today.
 
     Takes ``training`` (customer_id, features as of the cut-off, and ``spend_column``:
-    spend in the horizon after it) and ``scoring`` (customer_id, features as of the
+    spend in the horizon after it), ``scoring``, and the settings that are dbt vars
+    (``top_share``, ``n_estimators``, ``random_state``: required, their defaults live
+    in dbt_project.yml). Every feature in ``FEATURE_COLUMNS`` is offered to the forest
+    (trees need no feature design); ``scoring`` is (customer_id, features as of the
     scoring date). Labels: :func:`make_high_value_labels` with ``top_share``.
 
     Steps: stratified k-fold cross-validation on the training customers (ROC AUC, PR
@@ -524,7 +608,7 @@ def run_high_value(
     }
     log(f"{PREFIX} label: {definition}: {positives:,} of {n:,} customers")
 
-    preprocessor = FeaturePreprocessor()
+    preprocessor = FeaturePreprocessor(features=FEATURE_COLUMNS)
 
     def fallback(reason: str) -> dict[str, pd.DataFrame]:
         note(f"{reason}; fallback: no model, null probabilities", log)

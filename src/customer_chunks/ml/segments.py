@@ -20,7 +20,9 @@ rule  condition                                    name
 2     high monetary, high recency                  At-Risk High Spenders
 3     high monetary                                Big Spenders
 4     high frequency, recency not high             Loyal Regulars
-5     high recency, low frequency or low monetary  Lost
+5     high recency, low frequency or low monetary  Lost (Lapsed one-time buyers
+                                                   when the mean frequency is at
+                                                   most 1.2 orders)
 6     high recency                                 Lapsing
 7     low tenure                                   New Customers
 8     high return rate                             Frequent Returners
@@ -32,8 +34,14 @@ rule  condition                                    name
 
 Recency is days since the last purchase, so "high recency" means long inactive.
 Engagement is the z of ``engagement_score`` when present, else the mean z of email open
-and click rates, web sessions and minus days since last engagement. A name used twice
-within one algorithm gets a suffix (" 2", " 3", in segment id order). Noise is "Outliers".
+and click rates, web sessions and minus days since last engagement. Noise is "Outliers".
+
+Names are unique within an algorithm and say what differs (:func:`unique_names`): when
+several segments get the same name, the behaviour feature on which their z-scores
+differ most qualifies each, e.g. "Lost (higher spend)" and "Lost (lower spend)"; with
+more than two, a second feature is added where needed. Each description ends with the
+three features that set the segment apart most, with the segment's mean and the mean of
+all customers, e.g. "recency_days 540 vs 95 overall".
 """
 
 from __future__ import annotations
@@ -82,6 +90,10 @@ _RULES: dict[str, tuple[str, str]] = {
         "Long inactive, and bought rarely or spent little.",
         "Low-cost reactivation only; suppress from paid media if there is no response.",
     ),
+    "Lapsed one-time buyers": (
+        "Bought once, long ago, and not since.",
+        "One low-cost win-back message; suppress from paid media if there is no response.",
+    ),
     "Lapsing": (
         "Used to buy, but not recently.",
         "Time-limited reactivation campaign; ask what changed.",
@@ -111,6 +123,19 @@ _RULES: dict[str, tuple[str, str]] = {
         "Keep in regular campaigns; test offers that move them up.",
     ),
 }
+# Behaviour features that can qualify a name, with words for (higher, middle, lower).
+QUALIFIERS: dict[str, tuple[str, str, str]] = {
+    "monetary": ("higher spend", "middle spend", "lower spend"),
+    "recency_days": ("longer inactive", "inactive a while", "more recent"),
+    "frequency": ("more orders", "middle order count", "fewer orders"),
+    "avg_order_value": ("larger baskets", "middle baskets", "smaller baskets"),
+    "tenure_days": ("longer-standing", "middle tenure", "newer"),
+    "engagement_score": ("more engaged", "middle engagement", "less engaged"),
+    "web_sessions_90d": ("more web visits", "some web visits", "fewer web visits"),
+    "return_rate": ("more returns", "some returns", "fewer returns"),
+    "distinct_categories": ("more categories", "middle categories", "fewer categories"),
+}
+ONE_TIME_MEAN_FREQUENCY = 1.2
 _OUTLIERS = (
     "Outliers",
     "DBSCAN noise: customers with no dense group of similar customers nearby.",
@@ -201,11 +226,18 @@ def _engagement(z: Mapping[str, float]) -> float:
     return float(np.mean(finite)) if finite else 0.0
 
 
-def name_segment(z: Mapping[str, float]) -> tuple[str, str, str]:
+def name_segment(
+    z: Mapping[str, float],
+    means: Mapping[str, float] | None = None,
+    overall: Mapping[str, float] | None = None,
+) -> tuple[str, str, str]:
     """(name, description, suggested action) for a segment from its feature z-scores.
 
-    Applies the rule table in this module's docstring; the description adds the three
-    features that set the segment apart most. O(p)."""
+    Applies the rule table in this module's docstring. ``means`` (the segment's mean of
+    each feature) and ``overall`` (all customers' means), when given, put values in the
+    description: the three features that set the segment apart most (largest |z|), as
+    "<feature> <segment mean> vs <overall mean> overall"; without them the z-scores are
+    quoted. O(p)."""
     recency = _z(z, "recency_days")
     frequency = _z(z, "frequency")
     monetary = (
@@ -223,7 +255,9 @@ def name_segment(z: Mapping[str, float]) -> tuple[str, str, str]:
     elif frequency >= HIGH and recency < HIGH:
         name = "Loyal Regulars"
     elif recency >= HIGH and (frequency <= LOW or monetary <= LOW):
-        name = "Lost"
+        mean_frequency = (means or {}).get("frequency", np.nan)
+        one_time = mean_frequency is not None and mean_frequency <= ONE_TIME_MEAN_FREQUENCY
+        name = "Lapsed one-time buyers" if one_time else "Lost"
     elif recency >= HIGH:
         name = "Lapsing"
     elif tenure <= LOW:
@@ -242,9 +276,75 @@ def name_segment(z: Mapping[str, float]) -> tuple[str, str, str]:
     finite = {k: float(v) for k, v in z.items() if v is not None and np.isfinite(v)}
     top = sorted(finite.items(), key=lambda item: (-abs(item[1]), item[0]))[:3]
     if top:
-        details = ", ".join(f"{feature} {value:+.1f} sd" for feature, value in top)
-        description = f"{description} Most distinctive vs all customers: {details}."
+        details = ", ".join(_detail(feature, value, means, overall) for feature, value in top)
+        description = f"{description} Sets it apart: {details}."
     return name, description, action
+
+
+def _number(value: float) -> str:
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.2g}" if abs(value) < 1 else f"{value:.1f}"
+
+
+def _detail(
+    feature: str,
+    z: float,
+    means: Mapping[str, float] | None,
+    overall: Mapping[str, float] | None,
+) -> str:
+    mean = (means or {}).get(feature, np.nan)
+    base = (overall or {}).get(feature, np.nan)
+    if mean is None or base is None or not (np.isfinite(mean) and np.isfinite(base)):
+        return f"{feature} {z:+.1f} sd"
+    return f"{feature} {_number(mean)} vs {_number(base)} overall ({z:+.1f} sd)"
+
+
+def unique_names(names: list[str], z_scores: pd.DataFrame) -> list[str]:
+    """Make segment names unique by saying how same-named segments differ.
+
+    Takes one name per segment (rows of ``z_scores`` in the same order, features as
+    columns). Each group of segments sharing a name is qualified by the feature of
+    :data:`QUALIFIERS` on which their z-scores spread most: "(higher spend)" /
+    "(lower spend)" for two, "(middle spend)" for a third; with more, the middle ones
+    are qualified again by the next feature, among themselves. Segments that do not
+    differ on any qualifier feature (spread under 0.05 sd) get "(variant n)".
+    O(g^2 * q) for g same-named segments and q qualifier features.
+    """
+    out = list(names)
+    groups: dict[str, list[int]] = {}
+    for position, name in enumerate(names):
+        groups.setdefault(name, []).append(position)
+    for name, members in groups.items():
+        if len(members) > 1 and name != _OUTLIERS[0]:
+            for position, label in _qualify(members, z_scores, list(QUALIFIERS)).items():
+                out[position] = f"{name} ({label})"
+    return out
+
+
+def _qualify(members: list[int], z_scores: pd.DataFrame, features: list[str]) -> dict[int, str]:
+    usable = [f for f in features if f in z_scores.columns]
+    spreads = {
+        f: float(np.ptp(z_scores.iloc[members][f].to_numpy()))
+        for f in usable
+        if np.isfinite(z_scores.iloc[members][f].to_numpy()).all()
+    }
+    spreads = {f: v for f, v in spreads.items() if v > 0.05}
+    if not spreads:
+        return {m: f"variant {i}" for i, m in enumerate(members, start=1)}
+    feature = max(spreads, key=lambda f: (spreads[f], -usable.index(f)))
+    higher, middle_word, lower = QUALIFIERS[feature]
+    values = z_scores.iloc[members][feature].to_numpy()
+    order = [members[i] for i in np.argsort(-values, kind="stable")]
+    labels = {order[0]: higher, order[-1]: lower}
+    middle = order[1:-1]
+    if len(middle) == 1:
+        labels[middle[0]] = middle_word
+    elif middle:
+        rest = [f for f in usable if f != feature]
+        for m, label in _qualify(middle, z_scores, rest).items():
+            labels[m] = f"{middle_word}, {label}"
+    return labels
 
 
 def profile_segments(features_df: pd.DataFrame, labels: np.ndarray, algorithm: str) -> pd.DataFrame:
@@ -268,12 +368,26 @@ def profile_segments(features_df: pd.DataFrame, labels: np.ndarray, algorithm: s
     revenue = np.bincount(codes[finite], weights=monetary[finite], minlength=values.size)
     total = monetary[finite].sum()
     z_scores = segment_z_scores(features_df, labels)
+    means: dict[str, np.ndarray] = {}
+    overall: dict[str, float] = {}
+    for feature in FEATURE_COLUMNS:
+        column = column_as_float(features_df, feature)
+        ok = np.isfinite(column)
+        sums = np.bincount(codes[ok], weights=column[ok], minlength=values.size)
+        counts = np.bincount(codes[ok], minlength=values.size)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means[feature] = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+        overall[feature] = float(column[ok].mean()) if ok.any() else np.nan
     rows = []
     for position, segment in enumerate(values):
         if segment == NOISE:
             name, description, action = _OUTLIERS
         else:
-            name, description, action = name_segment(z_scores.loc[segment].to_dict())
+            name, description, action = name_segment(
+                z_scores.loc[segment].to_dict(),
+                {feature: float(m[position]) for feature, m in means.items()},
+                overall,
+            )
         row = {
             "algorithm": algorithm,
             "segment_id": int(segment),
@@ -287,21 +401,13 @@ def profile_segments(features_df: pd.DataFrame, labels: np.ndarray, algorithm: s
         rows.append(row)
     frame = pd.DataFrame(rows)
     for feature in FEATURE_COLUMNS:
-        column = column_as_float(features_df, feature)
-        ok = np.isfinite(column)
-        sums = np.bincount(codes[ok], weights=column[ok], minlength=values.size)
-        counts = np.bincount(codes[ok], minlength=values.size)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            frame[f"mean_{feature}"] = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+        frame[f"mean_{feature}"] = means[feature]
     if len(frame):
+        frame["segment_name"] = unique_names(
+            frame["segment_name"].tolist(), z_scores.reindex(values).reset_index(drop=True)
+        )
         frame = frame.assign(_noise_last=frame["segment_id"] == NOISE)
         frame = frame.sort_values(["_noise_last", "segment_id"]).drop(columns="_noise_last")
-        seen: dict[str, int] = {}
-        names = []
-        for name in frame["segment_name"]:
-            seen[name] = seen.get(name, 0) + 1
-            names.append(name if seen[name] == 1 else f"{name} {seen[name]}")
-        frame["segment_name"] = names
     else:
         frame = pd.DataFrame(columns=PROFILE_COLUMNS)
     return frame[PROFILE_COLUMNS].reset_index(drop=True)

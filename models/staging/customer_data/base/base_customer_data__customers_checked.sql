@@ -1,9 +1,12 @@
 {#- Every raw customer row, typed, with the reason it cannot be staged (null when it
     can). One row per customer is staged: an exact repeat is `duplicate`, a second row
     for the same customer with other values is `duplicate_customer_id` (the first row
-    in input order is kept). -#}
+    in input order is kept). The customer id makes any repeat provable, so `duplicate`
+    applies under `auto` and `true`; under `false` an exact repeat is not told apart
+    and is quarantined as duplicate_customer_id (one row per customer is staged). -#}
 {%- set raw = source('customer_data', 'customers') -%}
 {%- set text_columns = customer_chunks.text_columns(raw) -%}
+{%- set duplicate_rule = customer_chunks.duplicate_rule() -%}
 with
 
 source as (
@@ -54,7 +57,10 @@ checked as (
             when customer_id is null then 'missing_customer_id'
             when not is_signed_up_at_blank and signed_up_at is null then 'unparseable_timestamp'
             when signed_up_at > {{ dbt.current_timestamp() }} then 'future_timestamp'
-            when not is_birth_year_blank and birth_year is null then 'unparseable_birth_year'
+            when {{ customer_chunks.is_implausible_timestamp('signed_up_at') }} then 'implausible_timestamp'
+            when not is_birth_year_blank
+                and (birth_year is null or {{ customer_chunks.is_not_finite('birth_year') }})
+                then 'unparseable_birth_year'
             when birth_year < 1900 or birth_year > extract(year from {{ dbt.current_timestamp() }})
                 then 'implausible_birth_year'
         end as rule_reason
@@ -76,7 +82,9 @@ reasoned as (
         *,
         case
             when rule_reason is not null then rule_reason
-            when is_repeat then 'duplicate'
+            {%- if duplicate_rule != 'never' %}
+                when is_repeat then 'duplicate'
+            {%- endif %}
             when customer_row_number > 1 then 'duplicate_customer_id'
         end as quarantine_reason
     from numbered
@@ -88,8 +96,12 @@ final as (
         customer_id,
         gender,
         country,
-        cast(birth_year as {{ dbt.type_int() }}) as birth_year,
+        -- only a staged (plausible) birth year is cast: NaN or 1e20 cannot be an int
+        case
+            when quarantine_reason is null then cast(birth_year as {{ dbt.type_int() }})
+        end as birth_year,
         signed_up_at,
+        is_repeat,
         quarantine_reason,
         case
             when quarantine_reason is not null

@@ -1,6 +1,7 @@
 {#- Every raw engagement event, typed, with the reason it cannot be staged (null when it can). -#}
 {%- set raw = source('customer_data', 'engagement_events') -%}
 {%- set text_columns = customer_chunks.text_columns(raw) -%}
+{%- set duplicate_rule = customer_chunks.duplicate_rule() -%}
 with
 
 source as (
@@ -49,8 +50,11 @@ checked as (
             when is_occurred_at_blank then 'missing_timestamp'
             when occurred_at is null then 'unparseable_timestamp'
             when occurred_at > {{ dbt.current_timestamp() }} then 'future_timestamp'
+            when {{ customer_chunks.is_implausible_timestamp('occurred_at') }} then 'implausible_timestamp'
             when event_type is null then 'missing_event_type'
-            {%- if var('quarantine_duplicates', true) %}
+            {#- Events carry no event id, so under `auto` a repeat is not provably the
+                same event: it is staged and counted in marts.duplicate_summary. #}
+            {%- if duplicate_rule == 'always' %}
                 when is_repeat then 'duplicate'
             {%- endif %}
         end as quarantine_reason
@@ -65,6 +69,7 @@ final as (
         channel,
         event_type,
         occurred_at,
+        is_repeat,
         quarantine_reason,
         case
             when quarantine_reason is not null

@@ -1,6 +1,9 @@
 {#- Every raw transaction row, typed, with the reason it cannot be staged (null when
-    it can). Rules are applied in the order written; a row gets the first that fits. -#}
+    it can). Rules are applied in the order written; a row gets the first that fits.
+    An exact repeat is quarantined as `duplicate` only when the duplicate rule says so
+    (see the duplicate_rule macro): under `auto`, when the line has an order id. -#}
 {%- set raw = source('customer_data', 'transactions') -%}
+{%- set duplicate_rule = customer_chunks.duplicate_rule() -%}
 {%- set text_columns = customer_chunks.text_columns(raw) -%}
 with
 
@@ -61,13 +64,25 @@ checked as (
             when is_ordered_at_blank then 'missing_timestamp'
             when ordered_at is null then 'unparseable_timestamp'
             when ordered_at > {{ dbt.current_timestamp() }} then 'future_timestamp'
-            when not is_quantity_blank and quantity is null then 'unparseable_quantity'
-            when not is_unit_price_blank and unit_price is null then 'unparseable_price'
-            when not is_amount_blank and amount is null then 'unparseable_amount'
+            when {{ customer_chunks.is_implausible_timestamp('ordered_at') }} then 'implausible_timestamp'
+            when not is_quantity_blank
+                and (quantity is null or {{ customer_chunks.is_not_finite('quantity') }})
+                then 'unparseable_quantity'
+            when not is_unit_price_blank
+                and (unit_price is null or {{ customer_chunks.is_not_finite('unit_price') }})
+                then 'unparseable_price'
+            when not is_amount_blank
+                and (amount is null or {{ customer_chunks.is_not_finite('amount') }})
+                then 'unparseable_amount'
             when coalesce(amount, quantity * unit_price) is null then 'missing_amount'
+            when {{ customer_chunks.is_implausible_amount(
+                ['quantity', 'unit_price', 'coalesce(amount, quantity * unit_price)']
+            ) }} then 'implausible_amount'
             when unit_price < 0 then 'negative_price'
-            {%- if var('quarantine_duplicates', true) %}
+            {%- if duplicate_rule == 'always' %}
                 when is_repeat then 'duplicate'
+            {%- elif duplicate_rule == 'auto' %}
+                when is_repeat and source_order_id is not null then 'duplicate'
             {%- endif %}
         end as quarantine_reason
     from renamed
@@ -84,6 +99,7 @@ final as (
         unit_price,
         coalesce(amount, quantity * unit_price) as line_amount,
         ordered_at,
+        is_repeat,
         quarantine_reason,
         case
             when quarantine_reason is not null

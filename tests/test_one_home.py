@@ -1,0 +1,274 @@
+"""Each fact about the published tables has one home: the marts' YAML (columns, types,
+docs) and the seeds' column_types. These tests fail when a copy drifts from it:
+
+* the ML outputs the pipeline returns against the marts that read them (every output
+  read by a mart, every output column reaching one, the fallback outputs shaped like
+  the normal ones), and the packed row round-tripping through DuckDB;
+* the fake warehouse of the report tests against the declarations it is built from;
+* the exposures against the tables they name (``bi_extracts``: everything exported);
+* the report's table and column lists against the marts.
+
+They read YAML and SQL text and run the ML pipeline on a few hundred customers: no dbt.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import re
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from fixtures.fake_warehouse import build_fake_warehouse
+from fixtures.mart_contracts import (
+    MARTS_DIR,
+    ROOT,
+    exposure_refs,
+    mart_schema,
+    mart_schemas,
+    sql_refs,
+)
+
+from customer_chunks.ml.features import FEATURE_COLUMNS
+from customer_chunks.ml.pipeline import run_high_value, run_segmentation
+from customer_chunks.ml_tables import pack
+
+ML_DIR = ROOT / "python_models" / "ml"
+# The package function behind each run model (python_models/ml/*_run.py).
+RUNS = {"ml_segmentation_run": run_segmentation, "ml_high_value_run": run_high_value}
+_ML_OUTPUT = re.compile(r"""ml_output\(\s*ref\(\s*'(\w+)'\s*\)\s*,\s*'(\w+)'\s*\)""")
+# The package argument each dbt var reaches through the run models' config.
+VAR_ARGUMENTS = {
+    "segmentation_features": "segmentation_features",
+    "k_min": "k_min",
+    "k_max": "k_max",
+    "force_k": "force_k",
+    "recommended_algorithm": "recommended",
+    "ml_sample_size": "sample_size",
+    "ml_bootstrap_resamples": "n_bootstrap",
+    "random_state": "random_state",
+    "high_value_top_share": "top_share",
+    "high_value_trees": "n_estimators",
+}
+FAST = {"sample_size": 300, "n_bootstrap": 2, "bootstrap_sample_size": 200, "n_estimators": 10}
+
+
+def _run(function, *frames: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Call a pipeline function as its run model does: the dbt vars' values from
+    dbt_project.yml (their home), made small and quiet for a test."""
+    with (ROOT / "dbt_project.yml").open(encoding="utf-8") as handle:
+        variables = yaml.safe_load(handle)["vars"]
+    accepted = inspect.signature(function).parameters
+    settings = {
+        argument: variables[var]
+        for var, argument in VAR_ARGUMENTS.items()
+        if var in variables and argument in accepted
+    }
+    settings.update({key: value for key, value in FAST.items() if key in accepted})
+    return function(*frames, **settings, log=lambda _: None)
+
+
+def _customers(n: int, seed: int) -> pd.DataFrame:
+    """Customers in three groups with every feature and a horizon spend (half buy)."""
+    rng = np.random.default_rng(seed)
+    group = rng.integers(0, 3, n)
+    frame = pd.DataFrame({"customer_id": [f"C{i:05d}" for i in range(n)]})
+    for j, feature in enumerate(FEATURE_COLUMNS):
+        frame[feature] = rng.lognormal(1.0 + group * (1 + j % 3), 0.4, n)
+    bought = rng.random(n) < 0.5
+    frame["horizon_spend"] = np.where(bought, frame["monetary"] * rng.uniform(0.5, 1.5, n), 0.0)
+    return frame
+
+
+def _sql(name: str) -> str:
+    """A mart's SQL without its comments (a column named only in a comment is not used)."""
+    text = (MARTS_DIR / f"{name}.sql").read_text(encoding="utf-8")
+    return re.sub(r"\{#.*?#\}|--[^\n]*", " ", text, flags=re.DOTALL)
+
+
+def _mart_reads() -> dict[tuple[str, str], list[str]]:
+    """(run model, output) -> the marts that read it with the ml_output macro."""
+    reads: dict[tuple[str, str], list[str]] = {}
+    for path in sorted(MARTS_DIR.glob("*.sql")):
+        for run, output in _ML_OUTPUT.findall(path.read_text(encoding="utf-8")):
+            reads.setdefault((run, output), []).append(path.stem)
+    return reads
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"\w+", text))
+
+
+@pytest.fixture(scope="module")
+def outputs() -> dict[str, dict[str, pd.DataFrame]]:
+    """What each run model returns on a few hundred synthetic customers."""
+    features = _customers(400, seed=0)
+    scoring = _customers(200, seed=1).drop(columns=["horizon_spend"])
+    return {
+        "ml_segmentation_run": _run(run_segmentation, features.drop(columns=["horizon_spend"])),
+        "ml_high_value_run": _run(run_high_value, features, scoring),
+    }
+
+
+@pytest.fixture(scope="module")
+def fallback_outputs() -> dict[str, dict[str, pd.DataFrame]]:
+    """What each run returns when it cannot fit: one customer; nobody buys in the horizon."""
+    features = _customers(40, seed=0)
+    nobody_buys = features.assign(horizon_spend=0.0)
+    return {
+        "ml_segmentation_run": _run(
+            run_segmentation, features.head(1).drop(columns=["horizon_spend"])
+        ),
+        "ml_high_value_run": _run(
+            run_high_value, nobody_buys, features.drop(columns=["horizon_spend"])
+        ),
+    }
+
+
+def test_every_run_model_is_covered() -> None:
+    assert {path.stem for path in ML_DIR.glob("*_run.py")} == set(RUNS)
+
+
+def test_every_ml_output_is_read_by_a_mart_and_every_read_is_an_output(outputs) -> None:
+    produced = {(run, name) for run, frames in outputs.items() for name in frames}
+    read = set(_mart_reads())
+    assert sorted(produced - read) == [], "outputs no mart reads (add a mart with ml_output)"
+    assert sorted(read - produced) == [], "marts read outputs the pipeline does not return"
+
+
+def test_every_output_column_reaches_its_mart(outputs) -> None:
+    """A column the pipeline adds must be in the reading mart's contract (the cast-only
+    marts select exactly their contract) or be used by the mart's SQL; otherwise it
+    would be dropped without a word."""
+    lost = []
+    for (run, output), marts in _mart_reads().items():
+        for mart in marts:
+            used = set(mart_schema(mart).column_names) | _words(_sql(mart))
+            lost += [f"{run}.{output}.{c} -> {mart}" for c in outputs[run][output] if c not in used]
+    assert lost == []
+
+
+def test_every_contract_column_of_an_ml_mart_comes_from_its_outputs(outputs) -> None:
+    """For marts made only from ML outputs: each contract column is an output column or
+    is named in the mart's SQL (computed or renamed there)."""
+    unmade = []
+    for path in sorted(MARTS_DIR.glob("*.sql")):
+        refs = set(sql_refs(path))
+        if not refs or not refs <= set(RUNS):
+            continue
+        available = _words(_sql(path.stem))
+        for run, output in _ML_OUTPUT.findall(path.read_text(encoding="utf-8")):
+            available |= set(outputs[run][output].columns)
+        unmade += [
+            f"{path.stem}.{c}" for c in mart_schema(path.stem).column_names if c not in available
+        ]
+    assert unmade == []
+
+
+def test_fallback_outputs_have_the_columns_of_normal_ones(outputs, fallback_outputs) -> None:
+    """The marts select the same columns whichever path the pipeline took."""
+    # both runs did take a fallback, which they record in a note
+    assert fallback_outputs["ml_segmentation_run"]["model_validation"]["note"].notna().all()
+    assert fallback_outputs["ml_high_value_run"]["metrics"]["note"].notna().all()
+    for run, frames in outputs.items():
+        fallback = fallback_outputs[run]
+        assert set(fallback) == set(frames), run
+        for name, frame in frames.items():
+            assert list(fallback[name].columns) == list(frame.columns), f"{run}.{name}"
+
+
+def _plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """Values as Python objects, every kind of missing (NaN, NA, None) as None."""
+    values = frame.reset_index(drop=True).astype(object)
+    return values.where(values.notna(), None)
+
+
+def test_packed_outputs_come_back_unchanged_through_duckdb(outputs, fallback_outputs) -> None:
+    """The run model's row, read back as the ml_output macro does on DuckDB."""
+    con = duckdb.connect()
+    for case in (outputs, fallback_outputs):
+        for run, frames in case.items():
+            packed = pack(frames)
+            assert packed.num_rows == 1
+            assert packed.column_names == sorted(frames)
+            # stored as dbt-duckdb stores a Python model's result (Arrow null -> integer)
+            con.execute("create or replace table run_row as select * from packed")
+            for name, frame in frames.items():
+                back = con.execute(f'select unnest("{name}", recursive := true) from run_row').df()
+                pd.testing.assert_frame_equal(_plain(back), _plain(frame), obj=f"{run}.{name}")
+    con.close()
+
+
+def test_pack_names_the_output_without_columns() -> None:
+    with pytest.raises(ValueError, match="'broken' has no columns"):
+        pack({"broken": pd.DataFrame()})
+
+
+def test_fake_warehouse_has_the_declared_tables_columns_and_types(tmp_path: Path) -> None:
+    path = build_fake_warehouse(tmp_path / "fake.duckdb", n_customers=200, seed=2)
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        tables = [r[0] for r in con.execute("show tables from marts").fetchall()]
+        read_by_reports = set(exposure_refs()["segmentation_report"]) | set(
+            exposure_refs()["segment_dashboard"]
+        )
+        assert set(tables) == read_by_reports
+        for table in tables:
+            described = con.execute(
+                "select column_name, lower(data_type) from duckdb_columns() "
+                "where schema_name = 'marts' and table_name = ? order by column_index",
+                [table],
+            ).fetchall()
+            assert described == list(mart_schema(table).columns), table
+            count = con.execute(f"select count(*) from marts.{table}").fetchone()[0]
+            assert count > 0, f"fake marts.{table} is empty"
+    finally:
+        con.close()
+
+
+def test_bi_extracts_names_everything_the_export_publishes() -> None:
+    """The export writes every table of the marts schema: every model under
+    models/marts and every seed (dbt_project.yml puts both there)."""
+    built = {path.stem for path in MARTS_DIR.glob("*.sql")} | {
+        path.stem for path in (ROOT / "seeds").glob("*.csv")
+    }
+    named = exposure_refs()["bi_extracts"]
+    assert len(named) == len(set(named)), "bi_extracts names a table twice"
+    assert sorted(built - set(named)) == [], "exported but missing from bi_extracts"
+    assert sorted(set(named) - built) == [], "named in bi_extracts but not in the marts schema"
+
+
+def test_every_mart_is_public_contracted_and_declared() -> None:
+    schemas = mart_schemas()
+    for path in sorted(MARTS_DIR.glob("*.sql")):
+        schema = schemas.get(path.stem)
+        assert schema is not None, f"{path.stem} has no YAML entry in models/marts"
+        assert schema.access == "public", path.stem
+        assert schema.contract_enforced, path.stem
+        assert schema.columns, path.stem
+
+
+def _report_common():
+    spec = importlib.util.spec_from_file_location("report_common", ROOT / "reports" / "_common.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_report_ml_tables_are_the_ml_marts_the_report_reads() -> None:
+    ml_marts = {
+        path.stem for path in MARTS_DIR.glob("*.sql") if set(sql_refs(path)) & set(RUNS)
+    } - {"dim_customers"}
+    reads = set(exposure_refs()["segmentation_report"]) & ml_marts
+    assert sorted(_report_common().ML_TABLES) == sorted(reads)
+
+
+def test_report_feature_lists_name_dim_customers_columns() -> None:
+    common = _report_common()
+    columns = set(mart_schema("dim_customers").column_names)
+    named = set(common.LABELS) | {name for name, _ in common.KEY_FEATURES} | common.HEAVY_TAILED
+    assert sorted(named - columns) == []
