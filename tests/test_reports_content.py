@@ -193,8 +193,8 @@ def test_report_pdf_has_text_and_figures(full: dict) -> None:
         ["pdfimages", "-list", str(pdf)], capture_output=True, text=True, check=True
     ).stdout.splitlines()[2:]  # two header lines, then one per image or alpha mask
     images = [line for line in listed if line.split()[2] == "image"]
-    # the 11 matplotlib figures of the HTML and the PCA scatter's matplotlib twin
-    assert len(images) == 12, listed
+    # the 13 matplotlib figures of the HTML (2 of them CLV) and the PCA scatter's twin
+    assert len(images) == 14, listed
     assert "left out of the PDF" not in text
 
 
@@ -205,7 +205,7 @@ def test_report_renders_in_chromium(full: dict, browser_check) -> None:
     assert len(result["plots"]) == 1
     scatter = result["plots"][0]
     assert scatter["svgs"] > 0 and scatter["traces"] >= N_SEGMENTS
-    assert len(result["images"]) == 11
+    assert len(result["images"]) == 13  # 11 + the 2 CLV figures
     assert all(i["naturalWidth"] > 0 for i in result["images"])
     assert shot.stat().st_size > 50_000
 
