@@ -4,6 +4,8 @@ leaves the CLV columns null with a NOTE while every mart is still published."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -50,13 +52,23 @@ def cdnow_warehouse(tmp_path_factory) -> Path:
             "checkout (see README, Tests)."
         )
     path = tmp_path_factory.mktemp("cdnow") / "w.duckdb"
-    run(
-        sources.from_source_file(ROOT / "examples" / "cdnow_sample.yml"),
-        warehouse=path,
-        # The 21 same-day repeats of identical lines are real purchases: with no order
-        # id the default duplicate rule (quarantine_duplicates: auto) stages them.
-        extra_vars={"clv_calibration_end": "1997-09-30"},
-        log=lambda m: None,
+    # The normal input path, as a user would run it. The 21 same-day repeats of
+    # identical lines are real purchases: with no order id the default duplicate rule
+    # (quarantine_duplicates: auto) stages them.
+    subprocess.run(
+        [
+            str(Path(sys.executable).with_name("customer-chunks")),
+            "run",
+            "--source",
+            str(ROOT / "examples" / "cdnow_sample.yml"),
+            "--warehouse",
+            str(path),
+            "--var",
+            "clv_calibration_end=1997-09-30",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=900,
     )
     return path
 
