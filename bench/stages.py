@@ -30,6 +30,7 @@ FEATURES = "SQL features (intermediate tables)"
 ML_SEGMENTATION = "ML segmentation (ml_segmentation_run)"
 ML_HIGH_VALUE = "ML high-value model (ml_high_value_run)"
 ML_UNPACK = "ML outputs unpacked (12 small Python models)"
+CLV = "CLV (summary SQL, BG/NBD + Gamma-Gamma fit, scoring, CLV marts)"
 MARTS = "marts (SQL tables)"
 TESTS = "dbt data and unit tests"
 DBT_OVERHEAD = "dbt between nodes (bookkeeping, docs)"
@@ -46,6 +47,7 @@ PIPELINE_STAGES = [
     ML_SEGMENTATION,
     ML_HIGH_VALUE,
     ML_UNPACK,
+    CLV,
     MARTS,
     TESTS,
     DBT_OVERHEAD,
@@ -70,6 +72,12 @@ _EXPORTED = re.compile(
 )
 
 
+def _is_clv_model(model: str) -> bool:
+    """The customer-lifetime-value models (int_clv_*, int_customers_clv_*, ml_clv_*,
+    clv_* marts, customer_lifetime_value): one stage, so its cost shows on its own."""
+    return "clv" in model.split("_") or model == "customer_lifetime_value"
+
+
 def classify_node(what: str) -> tuple[str, str, str]:
     """(stage, kind, name) of a dbt node from the text after START."""
     words = what.split()
@@ -84,6 +92,8 @@ def classify_node(what: str) -> tuple[str, str, str]:
         language = words[0]
         kind = f"{language} {words[1]} model"
         schema = name.split(".", 1)[0]
+        if _is_clv_model(name.split(".", 1)[-1]):
+            return CLV, kind, name
         if schema == "staging":
             return STAGING, kind, name
         if schema == "intermediate":

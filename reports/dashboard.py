@@ -7,6 +7,7 @@ The page (``dashboard.html.j2`` filled in by :func:`build_dashboard`) shows
   or the legend (a stratified sample of at most about ``sample_points`` customers);
 - a segment drill-down: pick a segment to see its description, suggested action, key
   numbers, feature profile against all customers, RFM mix and top customers;
+- customer lifetime value per segment (BG/NBD + Gamma-Gamma, from dim_customers);
 - the high-value list: the ``top_n`` customers with the highest
   ``high_value_probability`` in a table that sorts on a header click and filters by
   text and segment.
@@ -74,6 +75,35 @@ def _profile_features(wh: cc.Warehouse, profiles: pd.DataFrame) -> list[str]:
     from_profiles = [c[5:] for c in profiles.columns if c.startswith("mean_")]
     features = from_profiles or [f for f, _ in cc.KEY_FEATURES]
     return [f for f in features if f in wh.customer_columns]
+
+
+def clv_by_segment(wh: cc.Warehouse, segment_name_sql: str) -> dict[str, Any]:
+    """Customer lifetime value per segment (from dim_customers' CLV columns): customers,
+    mean P(alive), mean expected purchases, mean and total CLV, share of total CLV.
+    ``available`` is false, with the fit's note, when the warehouse has no CLV."""
+    note = None
+    if wh.has("clv_model_parameters"):
+        notes = wh.df("select distinct note from marts.clv_model_parameters where note is not null")
+        note = "; ".join(notes["note"]) or None
+    if not wh.has_values("lifetime_value"):
+        return {"available": False, "note": note, "rows": []}
+    frame = wh.df(
+        f"""
+        select
+            {segment_name_sql} as segment_name,
+            count(*) as customers,
+            avg(probability_alive) as mean_probability_alive,
+            avg(expected_purchases) as mean_expected_purchases,
+            avg(lifetime_value) as mean_lifetime_value,
+            sum(lifetime_value) as total_lifetime_value
+        from marts.dim_customers
+        group by 1
+        order by mean_lifetime_value desc nulls last
+        """
+    )
+    total = frame["total_lifetime_value"].sum()
+    frame["share"] = frame["total_lifetime_value"] / total if total else None
+    return {"available": True, "note": note, "rows": _records(frame)}
 
 
 def collect(wh: cc.Warehouse, *, sample_points: int = 5_000, top_n: int = 500) -> dict[str, Any]:
@@ -340,6 +370,7 @@ def collect(wh: cc.Warehouse, *, sample_points: int = 5_000, top_n: int = 500) -
         "segments": segment_items,
         "figures": figures,
         "high_value": _records(hv),
+        "clv": clv_by_segment(wh, name_key),
     }
 
 

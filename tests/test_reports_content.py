@@ -161,6 +161,7 @@ def test_report_shows_every_section(full: dict) -> None:
         "Segment profiles",
         "RFM segments",
         "High-value customer model",
+        "Customer lifetime value",
     ):
         assert heading in html, heading
     assert ": not available.</strong>" not in html  # every mart is filled
@@ -171,8 +172,9 @@ def test_report_shows_every_section(full: dict) -> None:
     assert html.count('class="plotly-graph-div"') == 1
     assert f"A random sample of {N_CUSTOMERS:,} of the {N_CUSTOMERS:,} customers" in html
     # static figures are inline PNGs: quarantine, distributions, sizes, k search,
-    # PCA variance, dendrogram, outliers, heatmap, RFM grid, ROC, high value by segment
-    assert len(re.findall(r"<img[^>]+src=\"data:image/png;base64,", html)) == 11
+    # PCA variance, dendrogram, outliers, heatmap, RFM grid, ROC, high value by segment,
+    # CLV hold-out validation, CLV by segment
+    assert len(re.findall(r"<img[^>]+src=\"data:image/png;base64,", html)) == 13
     assert "Reward; early access and referrals." in html  # a suggested action
     assert "ROC AUC" in html and "top 20% of net spend" in html
 
@@ -191,8 +193,8 @@ def test_report_pdf_has_text_and_figures(full: dict) -> None:
         ["pdfimages", "-list", str(pdf)], capture_output=True, text=True, check=True
     ).stdout.splitlines()[2:]  # two header lines, then one per image or alpha mask
     images = [line for line in listed if line.split()[2] == "image"]
-    # the 11 matplotlib figures of the HTML and the PCA scatter's matplotlib twin
-    assert len(images) == 12, listed
+    # the 13 matplotlib figures of the HTML (2 of them CLV) and the PCA scatter's twin
+    assert len(images) == 14, listed
     assert "left out of the PDF" not in text
 
 
@@ -203,7 +205,7 @@ def test_report_renders_in_chromium(full: dict, browser_check) -> None:
     assert len(result["plots"]) == 1
     scatter = result["plots"][0]
     assert scatter["svgs"] > 0 and scatter["traces"] >= N_SEGMENTS
-    assert len(result["images"]) == 11
+    assert len(result["images"]) == 13  # 11 + the 2 CLV figures
     assert all(i["naturalWidth"] > 0 for i in result["images"])
     assert shot.stat().st_size > 50_000
 
@@ -369,3 +371,27 @@ def test_empty_ml_pages_render_in_chromium(empty_ml: dict, browser_check) -> Non
         assert all(i["naturalWidth"] > 0 for i in result["images"])
         assert all(p["svgs"] > 0 and p["traces"] > 0 for p in result["plots"])
     assert "pca-scatter" not in {p["id"] for p in result["plots"]}
+
+
+# --------------------------------------------------------------------------- CLV (issue 15)
+
+
+def test_clv_section_and_dashboard_block(full: dict, empty_ml: dict) -> None:
+    report = full["report"]
+    section = report[report.index("Customer lifetime value") :]
+    assert "mean absolute error" in section and "correlation" in section
+    assert "0.243" in section and "15.44" in section  # the parameter table (r, gamma)
+    assert "Not every model could be fitted" not in section
+    dashboard = full["dashboard"]
+    block = dashboard[dashboard.index('<section id="clv">') :]
+    block = block[: block.index("</section>")]
+    for _, name, _ in _segments(full["warehouse"]):
+        assert f"<td>{name}</td>" in block, name
+    # When the fits failed the report says why and the dashboard says there is no CLV.
+    failed = empty_ml["report"][empty_ml["report"].index("Customer lifetime value") :]
+    assert "Not every model could be fitted" in failed
+    assert "Hold-out validation: not available." in failed
+    assert (
+        "No customer lifetime value in this warehouse: no customer made a repeat"
+        in (empty_ml["dashboard"])
+    )

@@ -19,6 +19,10 @@ high_value as (
     {{ ml_output(ref('ml_high_value_run'), 'scores') }}
 ),
 
+clv as (
+    select * from {{ ref('customer_lifetime_value') }}
+),
+
 final as (
     select
         -- ids
@@ -79,6 +83,12 @@ final as (
         cast(high_value.high_value_probability as {{ type_double() }}) as high_value_probability,
         cast(high_value.is_predicted_high_value as boolean) as is_predicted_high_value,
 
+        -- customer lifetime value (BG/NBD + Gamma-Gamma)
+        clv.probability_alive,
+        clv.expected_purchases,
+        clv.expected_average_spend,
+        clv.lifetime_value,
+
         -- timestamps
         features.first_purchase_at,
         features.last_purchase_at,
@@ -91,6 +101,8 @@ final as (
         on features.customer_id = segments.customer_id
     left join high_value
         on features.customer_id = high_value.customer_id
+    left join clv
+        on features.customer_id = clv.customer_id
 )
 
 select * from final
