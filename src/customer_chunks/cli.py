@@ -61,7 +61,22 @@ def cmd_load(args: argparse.Namespace) -> int:
     target = Path(args.warehouse)
     target.parent.mkdir(parents=True, exist_ok=True)
     load_all(target, _sources(args), log=_log)
-    _log(f"raw tables loaded into {target}; now run: dbt build --profiles-dir .")
+    if args.target == "duckdb":
+        _log(f"raw tables loaded into {target}; now run: dbt build --profiles-dir .")
+        return 0
+    from customer_chunks.engines import SQL_LAYER_EXCLUDE, load_target, pg_env
+
+    counts = load_target(target, args.target, args.url)
+    _log(
+        f"raw tables copied to {args.target}: " + ", ".join(f"{t} {n:,}" for t, n in counts.items())
+    )
+    if args.target == "postgres":
+        for name, value in pg_env(args.url).items():
+            if name != "CUSTOMER_CHUNKS_PG_PASSWORD":
+                _log(f"  export {name}={value}")
+    _log(
+        f"now run: dbt build --profiles-dir . --target {args.target} --exclude {SQL_LAYER_EXCLUDE}"
+    )
     return 0
 
 
@@ -129,6 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_load = sub.add_parser("load", help="only check and load the inputs into raw.* (for dbt)")
     add_inputs(p_load)
+    p_load.add_argument(
+        "--target",
+        choices=["duckdb", "postgres", "spark"],
+        default="duckdb",
+        help="also copy raw.* to this dbt target (README, Other engines; default %(default)s)",
+    )
+    p_load.add_argument("--url", help="for --target postgres: postgresql://user@host:port/db")
     p_load.set_defaults(func=cmd_load)
 
     p_exp = sub.add_parser("export", help="export the marts for BI tools")
