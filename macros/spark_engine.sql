@@ -21,37 +21,38 @@
 {%- endmacro %}
 
 {% macro spark__load_csv_rows(model, agate_table) %}
-    {#- dbt-spark 1.11's own macro, except that with method: session a text value is
-        escaped first: its session cursor pastes each value between single quotes
-        unescaped, so a seed value with an apostrophe ("Can't Lose Them") broke the
-        statement. Other methods bind values properly and are left as they were. -#}
+    {#- dbt-spark 1.11's own macro, but with the values written into the statement as
+        escaped literals instead of bindings: with method: session its cursor pastes
+        each binding between single quotes unescaped, so a seed value with an
+        apostrophe ("Can't Lose Them") broke the statement (and the target context does
+        not say which method is in use). Spark string literals take backslash escapes. -#}
     {% set batch_size = get_batch_size() %}
     {% set column_override = model['config'].get('column_types', {}) %}
     {% set statements = [] %}
     {% for chunk in agate_table.rows | batch(batch_size) %}
-        {% set bindings = [] %}
-        {% for row in chunk %}
-            {% for value in row %}
-                {% if target.method == 'session' and value is string %}
-                    {% do bindings.append(value | replace('\\', '\\\\') | replace("'", "\\'")) %}
-                {% else %}
-                    {% do bindings.append(value) %}
-                {% endif %}
-            {% endfor %}
-        {% endfor %}
         {% set sql %}
             insert into {{ this.render() }} values
             {% for row in chunk -%}
                 ({%- for col_name in agate_table.column_names -%}
                     {%- set inferred_type = adapter.convert_type(agate_table, loop.index0) -%}
                     {%- set type = column_override.get(col_name, inferred_type) -%}
-                    cast({{ get_binding_char() }} as {{ type }})
+                    {%- set value = row[loop.index0] -%}
+                    {%- if value is none -%}
+                        {%- set literal = 'null' -%}
+                    {%- elif value is sameas true or value is sameas false -%}
+                        {%- set literal = (value | string | lower) -%}
+                    {%- elif value is number -%}
+                        {%- set literal = value | string -%}
+                    {%- else -%}
+                        {%- set literal = "'" ~ (value | string | replace('\\', '\\\\') | replace("'", "\\'")) ~ "'" -%}
+                    {%- endif -%}
+                    cast({{ literal }} as {{ type }})
                     {%- if not loop.last %},{%- endif %}
                 {%- endfor -%})
                 {%- if not loop.last %},{%- endif %}
             {%- endfor %}
         {% endset %}
-        {% do adapter.add_query(sql, bindings=bindings, abridge_sql_log=True) %}
+        {% do adapter.add_query(sql, abridge_sql_log=True) %}
         {% if loop.index0 == 0 %}
             {% do statements.append(sql) %}
         {% endif %}
