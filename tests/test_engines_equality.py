@@ -176,6 +176,9 @@ def duckdb_build(loaded_warehouse, tmp_path_factory):
 @pytest.fixture(scope="module")
 def postgres_build(loaded_warehouse, pg_url, tmp_path_factory):
     """The SQL layer built in a fresh database on the test server (dropped after)."""
+    pytest.importorskip(
+        "dbt.adapters.postgres", reason="dbt-postgres is not installed: pip install -e '.[engines]'"
+    )
     import psycopg
 
     database = f"cc_engines_{uuid.uuid4().hex[:8]}"
@@ -242,9 +245,7 @@ def _normalise(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     for column in frame.columns:
         values = frame[column]
         present = values.dropna()
-        if present.empty:
-            frame[column] = values.astype(object).where(values.notna(), None)
-        elif present.map(lambda v: isinstance(v, str)).all():
+        if present.empty or present.map(lambda v: isinstance(v, str)).all():
             frame[column] = values.astype(object).where(values.notna(), None)
         elif (
             pd.api.types.is_datetime64_any_dtype(values)
@@ -365,3 +366,25 @@ def test_engine_accounting_marts_equal(request, engine):
     for name in ["marts.quarantine_summary", "marts.row_accounting", "marts.duplicate_summary"]:
         differences = _compare(request, engine, name)
         assert not differences, f"{engine} {name}: {differences}"
+
+
+def test_comparison_catches_a_key_or_a_value_off_by_more_than_the_tolerance():
+    """The comparison the engine tests rely on is not blind: a value 1e-6 off, a reason
+    changed or a timestamp a second later are reported; 1e-12 off is not."""
+    base = pd.DataFrame(
+        {
+            "customer_id": ["a", "b"],
+            "monetary": [10.0, 2.5],
+            "reason": ["x", None],
+            "at": pd.to_datetime(["2024-01-01 10:00:00", "2024-01-02 10:00:00"]),
+        }
+    )
+    keys = ["customer_id"]
+    other = base.copy()
+    other.loc[1, "monetary"] = 2.5 + 1e-12
+    assert not _differences(_normalise(base, keys), _normalise(other, keys), keys)
+    other.loc[1, "monetary"] = 2.5 + 1e-6
+    other.loc[0, "reason"] = "y"
+    other.loc[0, "at"] = pd.Timestamp("2024-01-01 10:00:01")
+    found = _differences(_normalise(base, keys), _normalise(other, keys), keys)
+    assert set(found) == {"monetary", "reason", "at"}
