@@ -10,6 +10,7 @@ import shutil
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from customer_chunks.ml.pipeline import run_segmentation
@@ -79,3 +80,32 @@ def test_segmenter_orders_segments_by_mean_monetary():
     )
     assert list(means.index) == [1, 2, 3]
     assert means.is_monotonic_decreasing
+
+
+@pytest.mark.slow
+def test_spark_score_reads_the_feature_table_and_writes_every_current_customer(spark):
+    """score(): the current snapshot only, fitted on a sample, every customer written."""
+    from customer_chunks.spark_score import score
+
+    features = make_customer_features(600, random_state=2).drop(columns=["true_group"])
+    current = features.assign(snapshot_name="current")
+    training = features.head(50).assign(snapshot_name="training")
+    spark.sql("create database if not exists intermediate")
+    spark.sql("create database if not exists ml")
+    spark.createDataFrame(pd.concat([current, training], ignore_index=True)).write.mode(
+        "overwrite"
+    ).saveAsTable("intermediate.features_for_score")
+    n = score(
+        spark,
+        features_table="intermediate.features_for_score",
+        output_table="ml.spark_customer_segments",
+        k_min=2,
+        k_max=4,
+        force_k=3,
+        sample_size=300,
+        random_state=SEED,
+    )
+    written = spark.table("ml.spark_customer_segments").toPandas()
+    assert n == len(features) == len(written)
+    assert set(written["customer_id"]) == set(features["customer_id"])
+    assert set(written["kmeans_segment_id"]) == {1, 2, 3}
