@@ -119,3 +119,8 @@ def test_load_to_postgres_without_a_usable_url_is_one_line(tmp_path, capsys, arg
     assert code == 2
     assert message in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_copying_from_a_warehouse_that_does_not_exist_is_one_clear_error(tmp_path):
+    with pytest.raises(engines.EngineError, match="no such warehouse"):
+        engines.load_target(tmp_path / "missing.duckdb", "spark")

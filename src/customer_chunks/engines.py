@@ -248,6 +248,10 @@ def copy_raw_to_spark(db_path: Path, *, timeout: float = 900) -> dict[str, int]:
 
 def load_target(db_path: Path, target: str, url: str | None = None) -> dict[str, int]:
     """Copy the raw tables of the loaded warehouse at ``db_path`` to ``target``."""
+    if not Path(db_path).is_file():
+        raise EngineError(
+            f"{db_path}: no such warehouse. Fix: run `customer-chunks load` into it first."
+        )
     if target == "postgres":
         if not url:
             raise EngineError(
