@@ -1,8 +1,9 @@
 {#- round(value, digits) half away from zero, as a double, on every adapter. Postgres
     has round(numeric, int) only, so the double is cast to numeric first (15 significant
-    digits). A value that lies within a double's error of a .x5 boundary can round the
-    other way there than on DuckDB or Spark, which round the double itself:
-    tests/test_engines_equality.py measures and allows that one step. -#}
+    digits); Spark also rounds the double's decimal form, DuckDB the binary double. A
+    value within a double's error of a .x5 boundary can therefore round one step apart
+    (DuckDB 48.7, Postgres and Spark 48.8): tests/test_engines_equality.py allows that
+    one step and nothing else. -#}
 {% macro round_number(value, digits) -%}
     {{ return(adapter.dispatch('round_number', 'customer_chunks')(value, digits)) }}
 {%- endmacro %}

@@ -7,10 +7,11 @@ and copied to each engine by customer_chunks.engines; `dbt build` then runs the 
 on each engine, and the results are compared with DuckDB's: row counts and keys, every
 feature within 1e-9, every quarantine reason, RFM scores and segments, the accounting marts.
 
-Documented difference: engagement_score is rounded to one decimal. Postgres can only
-round a numeric, so the double is converted first (macros/round_number.sql); a score
-within a double's error of a .x5 boundary may round the other way there. The test allows
-exactly one step (0.1) on such rows and fails on any other difference.
+Documented difference: engagement_score is rounded to one decimal. DuckDB rounds the
+binary double; Postgres (numeric only, macros/round_number.sql) and Spark round its
+decimal form, so a score within a double's error of a .x5 boundary may round one step
+apart (at 20,000 customers: 31 of 35,380 rows on Postgres, 20 on Spark). The test allows
+exactly one step (0.1) on at most 5% of rows and fails on any other difference.
 
 `pytest -k postgres` / `pytest -k spark` select one engine. Postgres needs a server
 (CUSTOMER_CHUNKS_TEST_PG_URL, or the PostgreSQL binaries for a private one); Spark needs
