@@ -7,6 +7,10 @@ CUSTOMERS ?= 5000
 SEED ?= 42
 DEMO := data/demo
 WAREHOUSE ?= warehouse/customer_chunks.duckdb
+# Extras `make install`/`make test` add: dev (pytest, ruff, sqlfluff, playwright); CI also
+# adds engines (dbt-spark, dbt-postgres, pyspark) for the cross-engine tests:
+# `make test EXTRAS=dev,engines`.
+EXTRAS ?= dev
 
 .PHONY: install run demo-data test lint format bench clean
 
@@ -22,14 +26,14 @@ $(BIN)/.installed: pyproject.toml setup.py
 	test "$${PIPESTATUS[0]}" = 0 && touch $@ && \
 	echo "install: done in $$(( $$(date +%s) - start )) s"
 
-$(BIN)/.installed-dev: $(BIN)/.installed
+$(BIN)/.installed-extras-$(EXTRAS): $(BIN)/.installed
 	@start=$$(date +%s); \
-	echo "install: adding the dev tools (pytest, ruff, sqlfluff, playwright)"; \
-	$(BIN)/python -m pip install --progress-bar off -e '.[dev]' | grep -E '^(Collecting|Installing|Successfully)' ; \
+	echo "install: adding the extras $(EXTRAS)"; \
+	$(BIN)/python -m pip install --progress-bar off -e '.[$(EXTRAS)]' | grep -E '^(Collecting|Installing|Successfully)' ; \
 	test "$${PIPESTATUS[0]}" = 0 && touch $@ && \
-	echo "install: dev tools done in $$(( $$(date +%s) - start )) s"
+	echo "install: extras $(EXTRAS) done in $$(( $$(date +%s) - start )) s"
 
-install: $(BIN)/.installed-dev
+install: $(BIN)/.installed-extras-$(EXTRAS)
 
 $(DEMO)/.done-$(CUSTOMERS)-$(SEED): $(BIN)/.installed
 	rm -rf $(DEMO)

@@ -271,7 +271,8 @@ measured as (
         snapshot_date,
         customer_id,
 
-        -- purchases
+        -- purchases (ratios are computed in type_double: `x * 1.0 / y` would be an
+        -- exact numeric on Postgres and a double on DuckDB and Spark)
         {{ dbt.datediff('cast(last_purchase_at as date)', 'snapshot_date', 'day') }} as recency_days,
         frequency,
         gross_revenue,
@@ -281,9 +282,9 @@ measured as (
         {{ dbt.datediff('cast(first_purchase_at as date)', 'snapshot_date', 'day') }} as tenure_days,
         case
             when frequency > 1
-                then {{ dbt.datediff(
+                then cast({{ dbt.datediff(
                     'cast(first_purchase_at as date)', 'cast(last_purchase_at as date)', 'day'
-                ) }} * 1.0 / (frequency - 1)
+                ) }} as {{ type_double() }}) / (frequency - 1)
         end as avg_days_between_orders,
         distinct_categories,
         case when gross_revenue > 0 then returned_revenue / gross_revenue end as return_rate,
@@ -297,13 +298,15 @@ measured as (
         case when has_web_events then coalesce(checkouts_90d, 0) end as checkouts_90d,
         case
             when has_web_events and cart_sessions_90d > 0
-                then checkout_sessions_90d * 1.0 / cart_sessions_90d
+                then cast(checkout_sessions_90d as {{ type_double() }}) / cart_sessions_90d
         end as cart_to_purchase_rate,
 
         -- marketing engagement: null when no engagement_events input was given
         case when has_engagement_events then coalesce(emails_sent, 0) end as emails_sent,
-        case when emails_sent > 0 then emails_opened * 1.0 / emails_sent end as email_open_rate,
-        case when emails_sent > 0 then emails_clicked * 1.0 / emails_sent end as email_click_rate,
+        case when emails_sent > 0 then cast(emails_opened as {{ type_double() }}) / emails_sent end
+            as email_open_rate,
+        case when emails_sent > 0 then cast(emails_clicked as {{ type_double() }}) / emails_sent end
+            as email_click_rate,
         case when has_engagement_events then coalesce(unsubscribe_flag, 0) = 1 end as has_unsubscribed,
         {{ dbt.datediff('cast(last_engaged_at as date)', 'snapshot_date', 'day') }}
             as days_since_last_engagement,
@@ -352,7 +355,7 @@ components as (
 scored as (
     select
         *,
-        round(100.0 * (
+        {{ customer_chunks.round_number("100.0 * (
             coalesce(web_activity_part, 0)
             + coalesce(email_open_part, 0)
             + coalesce(email_click_part, 0)
@@ -363,7 +366,7 @@ scored as (
             + case when email_click_part is null then 0 else 1 end
             + case when engagement_recency_part is null then 0 else 1 end,
             0
-        ), 1) as engagement_score
+        )", 1) }} as engagement_score
     from components
 )
 

@@ -17,15 +17,15 @@ latest as (
 
 inputs as (
     select
-        max(case when table_name = 'customers' then is_provided end) as has_customers,
-        max(case when table_name = 'web_events' then is_provided end) as has_web_events,
-        max(case when table_name = 'engagement_events' then is_provided end) as has_engagement_events,
-        max(
-            case
-                when table_name = 'transactions'
-                    then {{ dbt.position("'category'", 'mapped_columns') }} > 0
-            end
-        ) as has_category
+        -- bool_or, not max: Postgres has no max(boolean)
+        {{ dbt.bool_or("case when table_name = 'customers' then is_provided end") }} as has_customers,
+        {{ dbt.bool_or("case when table_name = 'web_events' then is_provided end") }} as has_web_events,
+        {{ dbt.bool_or("case when table_name = 'engagement_events' then is_provided end") }}
+            as has_engagement_events,
+        {{ dbt.bool_or(
+            "case when table_name = 'transactions' then "
+            ~ dbt.position("'category'", 'mapped_columns') ~ " > 0 end"
+        ) }} as has_category
     from manifest
 ),
 

@@ -95,7 +95,25 @@ def cmd_load(args: argparse.Namespace) -> int:
     target = Path(args.warehouse)
     target.parent.mkdir(parents=True, exist_ok=True)
     load_all(target, _sources(args))
-    print(f"raw tables loaded into {target}; now run: dbt build --profiles-dir .", flush=True)
+    if args.target == "duckdb":
+        print(f"raw tables loaded into {target}; now run: dbt build --profiles-dir .", flush=True)
+        return 0
+    from customer_chunks.engines import SQL_LAYER_EXCLUDE, load_target, pg_env
+
+    counts = load_target(target, args.target, args.url)
+    print(
+        f"raw tables copied to {args.target}: "
+        + ", ".join(f"{t} {n:,}" for t, n in counts.items()),
+        flush=True,
+    )
+    if args.target == "postgres":
+        for name, value in pg_env(args.url).items():
+            if name != "CUSTOMER_CHUNKS_PG_PASSWORD":
+                print(f"  export {name}={value}", flush=True)
+    print(
+        f"now run: dbt build --profiles-dir . --target {args.target} --exclude {SQL_LAYER_EXCLUDE}",
+        flush=True,
+    )
     return 0
 
 
@@ -207,6 +225,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_load = sub.add_parser("load", help="only check and load the inputs into raw.* (for dbt)")
     add_inputs(p_load)
+    p_load.add_argument(
+        "--target",
+        choices=["duckdb", "postgres", "spark"],
+        default="duckdb",
+        help="also copy raw.* to this dbt target (README, Other engines; default %(default)s)",
+    )
+    p_load.add_argument("--url", help="for --target postgres: postgresql://user@host:port/db")
     p_load.set_defaults(func=cmd_load)
 
     p_exp = sub.add_parser("export", help="export the marts for BI tools")
