@@ -10,11 +10,10 @@ import resource
 import sys
 import time
 
-from synthetic import make_customer_features
-
 from customer_chunks.ml.pipeline import run_high_value, run_segmentation
 
 from ml_helpers import high_value_settings, segmentation_settings
+from synthetic import make_customer_features
 
 
 def peak_rss_gib() -> float:

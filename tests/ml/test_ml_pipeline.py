@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
-from synthetic import make_customer_features
 
 from customer_chunks.ml.exceptions import SegmentationError
 from customer_chunks.ml.features import FEATURE_COLUMNS
@@ -23,6 +22,7 @@ from ml_helpers import (
     planted_groups,
     segmentation_settings,
 )
+from synthetic import make_customer_features
 
 FAST = segmentation_settings(sample_size=300, n_bootstrap=3, bootstrap_sample_size=200)
 DEFAULT = segmentation_settings()

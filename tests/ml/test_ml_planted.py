@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from planted import GENERATORS, make_planted
 from sklearn.metrics import adjusted_rand_score
 
 from customer_chunks.ml.pipeline import run_segmentation
 
 from ml_helpers import segmentation_settings
+from planted import GENERATORS, make_planted
 
 MIN_ARI = 0.9
 MIN_OUTLIER_RECALL = 0.8

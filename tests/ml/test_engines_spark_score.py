@@ -14,8 +14,9 @@ import pandas as pd
 import pytest
 
 from customer_chunks.ml.pipeline import run_segmentation
-from customer_chunks.ml.synthetic import make_customer_features
 from customer_chunks.spark_score import Segmenter, assign_in_spark, fit_segmenter
+
+from synthetic import make_customer_features
 
 K = 4
 SEED = 0
