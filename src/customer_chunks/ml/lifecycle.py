@@ -1,0 +1,157 @@
+"""Segments over time: stable ids, stored centres, drift, from one segmentation run.
+
+:func:`lifecycle_outputs` runs after :func:`~customer_chunks.ml.pipeline.run_segmentation`
+and reads only its published outputs (``preprocessing`` and ``customer_segments``), so the
+segmentation itself is unchanged. It returns four more outputs for the marts:
+
+* ``segment_centroids``: per (segment, feature) the centre in scaled and raw units, with
+  the stable id (see :mod:`customer_chunks.ml.matching` for the rule);
+* ``segment_matches``: per stable id, matched / new / retired, and the centre distance;
+* ``segment_assignments``: per customer, the stable id of their segment and the stable id
+  of the NEAREST stored centre (what SQL scoring reproduces without Python);
+* ``feature_reference``: decile bins of each segmentation feature (the reference later
+  runs measure drift against);
+* ``drift``: PSI of each feature against the previous run's reference and of the
+  segment mix against the previous run's shares (no rows on a first run).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from customer_chunks.ml.drift import (
+    BIN_COLUMNS,
+    DRIFT_COLUMNS,
+    feature_drift,
+    reference_bins,
+    share_drift,
+)
+from customer_chunks.ml.exceptions import SegmentationError
+from customer_chunks.ml.features import FeaturePreprocessor
+from customer_chunks.ml.matching import (
+    CENTROID_COLUMNS,
+    MATCH_COLUMNS,
+    centroid_frame,
+    match_segments,
+    segment_centres,
+)
+
+ASSIGNMENT_COLUMNS = ["customer_id", "stable_segment_id", "nearest_stable_segment_id"]
+
+
+def nearest_centre(X: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Row index of the nearest centre (squared Euclidean; ties: the lower index).
+    O(n * k * p) in batches of 100,000 rows."""
+    out = np.empty(X.shape[0], dtype=np.int64)
+    for start in range(0, X.shape[0], 100_000):
+        block = X[start : start + 100_000]
+        distance = ((block[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
+        out[start : start + 100_000] = distance.argmin(axis=1)
+    return out
+
+
+def score_customers(
+    features: pd.DataFrame, preprocessing: pd.DataFrame, centroids: pd.DataFrame
+) -> pd.DataFrame:
+    """Assign customers to the nearest stored centre without refitting.
+
+    Takes features (customer_id + feature columns), the segmentation rows of
+    preprocessing_parameters and segment_centroids. Returns customer_id and
+    stable_segment_id, sorted by customer_id. O(n * k * p)."""
+    preprocessor = FeaturePreprocessor.from_parameters(preprocessing)
+    wide = centroids.pivot_table(
+        index="stable_segment_id", columns="feature", values="center_scaled", aggfunc="first"
+    ).reindex(columns=preprocessor.feature_names_out_)
+    frame = features.sort_values("customer_id", kind="stable").reset_index(drop=True)
+    X = preprocessor.transform(frame)
+    index = nearest_centre(X, wide.to_numpy(dtype=float))
+    return pd.DataFrame(
+        {
+            "customer_id": frame["customer_id"].to_numpy(),
+            "stable_segment_id": wide.index.to_numpy(dtype=np.int64)[index],
+        }
+    )
+
+
+def lifecycle_outputs(
+    features: pd.DataFrame,
+    outputs: dict[str, pd.DataFrame],
+    *,
+    segmentation_features: Sequence[str],
+    max_distance: float,
+    previous_centroids: pd.DataFrame | None = None,
+    previous_reference: pd.DataFrame | None = None,
+    previous_counts: pd.Series | None = None,
+    max_id_ever: int = 0,
+) -> dict[str, pd.DataFrame]:
+    """The lifecycle outputs of one segmentation run (see the module docstring).
+
+    ``features`` is the frame given to run_segmentation, ``outputs`` its result.
+    ``previous_*`` come from the last published warehouse (None on a first run):
+    its segment_centroids, feature_reference and customer counts per stable id.
+    ``max_distance`` is the var segment_match_max_distance (no default here).
+    When the run fell back to one segment without preprocessing, there are no centres:
+    segment ids are kept as they are and centroids and matches are empty.
+    """
+    frame = features.sort_values("customer_id", kind="stable").reset_index(drop=True)
+    segments = outputs["customer_segments"].sort_values("customer_id").reset_index(drop=True)
+    labels = segments["segment_id"].to_numpy(dtype=np.int64)
+    names = dict(zip(segments["segment_id"].astype(int), segments["segment_name"], strict=False))
+    try:
+        preprocessor = FeaturePreprocessor.from_parameters(outputs["preprocessing"])
+        X = preprocessor.transform(frame)
+    except (SegmentationError, ValueError):
+        preprocessor = None
+    if preprocessor is None:
+        stable_of = {int(i): int(i) for i in np.unique(labels)}
+        centroids = pd.DataFrame(columns=CENTROID_COLUMNS)
+        matches = pd.DataFrame(columns=MATCH_COLUMNS)
+    else:
+        ids, centres = segment_centres(X, labels)
+        stable_of, matches = match_segments(
+            ids,
+            centres,
+            names,
+            preprocessor,
+            previous_centroids,
+            max_distance,
+            max_id_ever,
+        )
+        # Matched segments keep their earlier name.
+        names = {
+            int(i): (matches.loc[matches["segment_id"] == i, "segment_name"].iloc[0]) for i in ids
+        }
+        centroids = centroid_frame(ids, centres, preprocessor, stable_of, names)
+    stable = np.array([stable_of[int(i)] for i in labels], dtype=np.int64)
+    if preprocessor is not None and len(centroids):
+        nearest = score_customers(frame, outputs["preprocessing"], centroids)[
+            "stable_segment_id"
+        ].to_numpy()
+    else:
+        nearest = stable
+    assignments = pd.DataFrame(
+        {
+            "customer_id": segments["customer_id"].to_numpy(),
+            "stable_segment_id": stable,
+            "nearest_stable_segment_id": nearest,
+        }
+    )
+    reference = reference_bins(frame, list(segmentation_features))
+    drift = pd.DataFrame(columns=DRIFT_COLUMNS)
+    if previous_reference is not None and not previous_reference.empty:
+        parts = [feature_drift(previous_reference[BIN_COLUMNS], frame)]
+        if previous_counts is not None and len(previous_counts):
+            parts.append(
+                share_drift(previous_counts, assignments["stable_segment_id"].value_counts())
+            )
+        drift = pd.concat(parts, ignore_index=True)[DRIFT_COLUMNS]
+    return {
+        "segment_centroids": centroids,
+        "segment_matches": matches,
+        "segment_assignments": assignments,
+        "feature_reference": reference,
+        "drift": drift,
+    }
