@@ -29,14 +29,16 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
 from customer_chunks.errors import BuildError, CustomerChunksError
+from customer_chunks.history import carry_forward, stamp_run
 from customer_chunks.load import load_all
 from customer_chunks.logs import forward_to
-from customer_chunks.project import PACKAGED, project_dir
+from customer_chunks.project import PACKAGED, project_dir, project_vars
 from customer_chunks.sources import TableSource
 
 __all__ = ["DBT_TIMEOUT_S", "DEFAULT_WAREHOUSE", "dbt_build", "project_dir", "run"]
@@ -521,6 +523,8 @@ def _run(sources, warehouse: Path, as_of, dbt_vars: dict, timeout: float) -> Pat
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     building = warehouse.with_name(f".{warehouse.stem}.building{warehouse.suffix}")
     started = time.monotonic()
+    started_at = datetime.now(UTC)
+    seconds: dict[str, float] = {}
     with _only_run(warehouse):
         # a build file left by a run that was killed is stale: we hold the lock
         for stale in (building, _wal(building)):
@@ -530,15 +534,20 @@ def _run(sources, warehouse: Path, as_of, dbt_vars: dict, timeout: float) -> Pat
             logger.info("step 1/3: check and load the inputs")
             try:
                 load_all(building, sources)
+                if as_of:
+                    dbt_vars["as_of"] = as_of
+                all_vars = {name: var.default for name, var in project_vars().items()}
+                run_id = carry_forward(
+                    building, warehouse, sources, {**all_vars, **dbt_vars}, started_at
+                )
             except (duckdb.Error, OSError) as exc:
                 if is_disk_full(exc):
                     raise disk_full_error(
                         "loading the inputs", building.parent, warehouse
                     ) from None
                 raise
-            logger.info("step 1/3 done in %.1f s", time.monotonic() - step)
-            if as_of:
-                dbt_vars["as_of"] = as_of
+            seconds["load"] = time.monotonic() - step
+            logger.info("step 1/3 done in %.1f s", seconds["load"])
             step = time.monotonic()
             logger.info("step 2/3: dbt build (staging, features, RFM, ML, tests)")
             try:
@@ -547,9 +556,11 @@ def _run(sources, warehouse: Path, as_of, dbt_vars: dict, timeout: float) -> Pat
                 if is_disk_full(exc):
                     raise disk_full_error("building", building.parent, warehouse) from None
                 raise
-            logger.info("step 2/3 done in %.1f s", time.monotonic() - step)
+            seconds["dbt_build"] = time.monotonic() - step
+            logger.info("step 2/3 done in %.1f s", seconds["dbt_build"])
             step = time.monotonic()
             logger.info("step 3/3: checkpoint, verify and publish")
+            stamp_run(building, run_id, seconds)
             publish(building, warehouse, results, dbt_vars.get("as_of"))
             logger.info("step 3/3 done in %.1f s", time.monotonic() - step)
         finally:
