@@ -3,21 +3,20 @@ every output, one column each; the marts read them (see README.md beside this fi
 Then match the segments to the last published run's (stable ids) and measure drift
 against its reference (customer_chunks.ml.lifecycle)."""
 
-from customer_chunks.ml.lifecycle import lifecycle_outputs
-from customer_chunks.ml.pipeline import run_segmentation
+from customer_chunks.ml.lifecycle import run_segmentation_over_time
 from customer_chunks.ml.settings import optional, required
 from customer_chunks.ml_tables import current_features, log, pack
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    features = current_features(dbt.ref("int_customer_features_by_snapshot"))
-    segmentation_features = required(
-        "segmentation_features", dbt.config.get("segmentation_features"), list
-    )
-    frames = run_segmentation(
-        features,
-        segmentation_features=segmentation_features,
+    history = dbt.ref("stg_history__customer_segment_history").df()
+    current = history.loc[history["valid_to_run_id"].isna()]
+    frames = run_segmentation_over_time(
+        current_features(dbt.ref("int_customer_features_by_snapshot")),
+        segmentation_features=required(
+            "segmentation_features", dbt.config.get("segmentation_features"), list
+        ),
         k_min=required("k_min", dbt.config.get("k_min"), int),
         k_max=required("k_max", dbt.config.get("k_max"), int),
         force_k=optional("force_k", dbt.config.get("force_k"), int),
@@ -27,22 +26,13 @@ def model(dbt, session):
             "ml_bootstrap_resamples", dbt.config.get("ml_bootstrap_resamples"), int
         ),
         random_state=required("random_state", dbt.config.get("random_state"), int),
+        max_distance=required(
+            "segment_match_max_distance", dbt.config.get("segment_match_max_distance"), float
+        ),
+        previous_centroids=dbt.ref("stg_history__segment_centroids").df(),
+        previous_reference=dbt.ref("stg_history__feature_reference").df(),
+        previous_counts=current["segment_id"].value_counts(),
+        max_id_ever=int(history["segment_id"].max()) if len(history) else 0,
         log=log,
-    )
-    history = dbt.ref("stg_history__customer_segment_history").df()
-    current = history.loc[history["valid_to_run_id"].isna()]
-    frames.update(
-        lifecycle_outputs(
-            features,
-            frames,
-            segmentation_features=segmentation_features,
-            max_distance=required(
-                "segment_match_max_distance", dbt.config.get("segment_match_max_distance"), float
-            ),
-            previous_centroids=dbt.ref("stg_history__segment_centroids").df(),
-            previous_reference=dbt.ref("stg_history__feature_reference").df(),
-            previous_counts=current["segment_id"].value_counts(),
-            max_id_ever=int(history["segment_id"].max()) if len(history) else 0,
-        )
     )
     return pack(frames)

@@ -38,6 +38,7 @@ from customer_chunks.ml.matching import (
     match_segments,
     segment_centres,
 )
+from customer_chunks.ml.pipeline import run_segmentation
 
 ASSIGNMENT_COLUMNS = ["customer_id", "stable_segment_id", "nearest_stable_segment_id"]
 
@@ -155,3 +156,51 @@ def lifecycle_outputs(
         "feature_reference": reference,
         "drift": drift,
     }
+
+
+def run_segmentation_over_time(
+    features: pd.DataFrame,
+    *,
+    segmentation_features: Sequence[str],
+    k_min: int,
+    k_max: int,
+    force_k: int | None,
+    recommended: str,
+    sample_size: int,
+    n_bootstrap: int,
+    random_state: int,
+    max_distance: float,
+    previous_centroids: pd.DataFrame | None = None,
+    previous_reference: pd.DataFrame | None = None,
+    previous_counts: pd.Series | None = None,
+    max_id_ever: int = 0,
+    log=print,
+) -> dict[str, pd.DataFrame]:
+    """What ml_segmentation_run returns: :func:`run_segmentation` (same settings, no
+    defaults: they live in dbt_project.yml) plus :func:`lifecycle_outputs` against the
+    last published run (``previous_*``, ``max_id_ever``; None/0 on a first run)."""
+    frames = run_segmentation(
+        features,
+        segmentation_features=segmentation_features,
+        k_min=k_min,
+        k_max=k_max,
+        force_k=force_k,
+        recommended=recommended,
+        sample_size=sample_size,
+        n_bootstrap=n_bootstrap,
+        random_state=random_state,
+        log=log,
+    )
+    frames.update(
+        lifecycle_outputs(
+            features,
+            frames,
+            segmentation_features=segmentation_features,
+            max_distance=max_distance,
+            previous_centroids=previous_centroids,
+            previous_reference=previous_reference,
+            previous_counts=previous_counts,
+            max_id_ever=max_id_ever,
+        )
+    )
+    return frames
