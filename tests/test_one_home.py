@@ -53,6 +53,7 @@ VAR_ARGUMENTS = {
     "ml_bootstrap_resamples": "n_bootstrap",
     "random_state": "random_state",
     "segment_match_max_distance": "max_distance",
+    "refit": "refit",
     "high_value_top_share": "top_share",
     "high_value_trees": "n_estimators",
 }

@@ -29,6 +29,7 @@ def model(dbt, session):
         max_distance=required(
             "segment_match_max_distance", dbt.config.get("segment_match_max_distance"), float
         ),
+        refit=required("refit", dbt.config.get("refit"), str),
         previous_centroids=dbt.ref("stg_history__segment_centroids").df(),
         previous_reference=dbt.ref("stg_history__feature_reference").df(),
         previous_counts=current["segment_id"].value_counts(),

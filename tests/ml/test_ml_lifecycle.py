@@ -8,7 +8,7 @@ import pytest
 from moves import FEATURES, runs
 
 from customer_chunks.ml.drift import psi, status
-from customer_chunks.ml.lifecycle import lifecycle_outputs
+from customer_chunks.ml.lifecycle import k_search_needed, lifecycle_outputs
 from customer_chunks.ml.pipeline import run_segmentation
 
 from ml_helpers import Recorder, segmentation_settings
@@ -145,3 +145,15 @@ def test_psi_and_status_thresholds():
     assert status(0.1) == "moderate"
     assert status(0.2499) == "moderate"
     assert status(0.25) == "major"
+
+
+def test_k_is_searched_again_only_when_refit_says_so(three_runs):
+    frames, _, results = three_runs
+    centroids, reference = results[0]["segment_centroids"], results[0]["feature_reference"]
+    assert k_search_needed("always", frames[1], centroids, reference)
+    assert not k_search_needed("never", frames[2], centroids, reference)
+    assert k_search_needed("auto", frames[1], None, None)  # first run
+    assert not k_search_needed("auto", frames[1], centroids, reference)  # no major drift
+    assert k_search_needed("auto", frames[2], centroids, reference)  # engagement drifted
+    with pytest.raises(ValueError, match="refit must be one of"):
+        k_search_needed("sometimes", frames[1], centroids, reference)

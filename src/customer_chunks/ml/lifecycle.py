@@ -26,6 +26,7 @@ from customer_chunks.ml.drift import (
     BIN_COLUMNS,
     DRIFT_COLUMNS,
     feature_drift,
+    recommends_refit,
     reference_bins,
     share_drift,
 )
@@ -158,6 +159,25 @@ def lifecycle_outputs(
     }
 
 
+REFIT_CHOICES = ("auto", "always", "never")
+
+
+def k_search_needed(
+    refit: str,
+    features: pd.DataFrame,
+    previous_centroids: pd.DataFrame | None,
+    previous_reference: pd.DataFrame | None,
+) -> bool:
+    """Whether this run searches k again (see :func:`run_segmentation_over_time`)."""
+    if refit not in REFIT_CHOICES:
+        raise ValueError(f"refit must be one of {REFIT_CHOICES}, got {refit!r}")
+    if refit == "always" or previous_centroids is None or previous_centroids.empty:
+        return True
+    if refit == "never" or previous_reference is None or previous_reference.empty:
+        return False
+    return recommends_refit(feature_drift(previous_reference[BIN_COLUMNS], features))
+
+
 def run_segmentation_over_time(
     features: pd.DataFrame,
     *,
@@ -170,6 +190,7 @@ def run_segmentation_over_time(
     n_bootstrap: int,
     random_state: int,
     max_distance: float,
+    refit: str,
     previous_centroids: pd.DataFrame | None = None,
     previous_reference: pd.DataFrame | None = None,
     previous_counts: pd.Series | None = None,
@@ -178,13 +199,25 @@ def run_segmentation_over_time(
 ) -> dict[str, pd.DataFrame]:
     """What ml_segmentation_run returns: :func:`run_segmentation` (same settings, no
     defaults: they live in dbt_project.yml) plus :func:`lifecycle_outputs` against the
-    last published run (``previous_*``, ``max_id_ever``; None/0 on a first run)."""
+    last published run (``previous_*``, ``max_id_ever``; None/0 on a first run).
+
+    ``refit`` (var refit) decides whether the number of segments is searched again:
+    ``always``; ``never`` (keep the last run's k whenever there is a last run); ``auto``
+    (search again on a first run or when :func:`k_search_needed` says a feature drifted
+    majorly, else keep the last run's k). The centres are refitted at that k every run;
+    a ``force_k`` given by the user wins over all three."""
+    k_used = force_k
+    if force_k is None and not k_search_needed(
+        refit, features, previous_centroids, previous_reference
+    ):
+        k_used = int(previous_centroids["stable_segment_id"].nunique())
+        log(f"segmentation: refit={refit}: keeping the last run's k={k_used}")
     frames = run_segmentation(
         features,
         segmentation_features=segmentation_features,
         k_min=k_min,
         k_max=k_max,
-        force_k=force_k,
+        force_k=k_used,
         recommended=recommended,
         sample_size=sample_size,
         n_bootstrap=n_bootstrap,
