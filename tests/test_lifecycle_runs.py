@@ -11,12 +11,18 @@ import shutil
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from customer_chunks import sources
 from customer_chunks.generate import generate
+from customer_chunks.ml.features import FeaturePreprocessor
+from customer_chunks.ml.matching import to_scaled
 from customer_chunks.run import run
+
+from support import ROOT
 
 AS_OF = "2026-01-01"  # fixed, so only the planted customers' features change
 VARS = {"ml_bootstrap_resamples": 2}
@@ -65,6 +71,7 @@ def two_runs(tmp_path_factory):
     warehouse = tmp_path_factory.mktemp("lifecycle_wh") / "w.duckdb"
     run(sources.from_data_dir(data), warehouse=warehouse, as_of=AS_OF, extra_vars=VARS)
     first = _frame(warehouse, "select * from marts.segment_assignments")
+    centroids_1 = _frame(warehouse, "select * from marts.segment_centroids")
     history_1 = _frame(warehouse, "select * from marts.customer_segment_history")
     # movers: the lowest-spending customers of the largest low-spend segment
     low = _frame(
@@ -76,7 +83,7 @@ def two_runs(tmp_path_factory):
     movers = list(low["customer_id"].head(N_MOVERS))
     _plant_big_spenders(data, movers)
     run(sources.from_data_dir(data), warehouse=warehouse, as_of=AS_OF, extra_vars=VARS)
-    return warehouse, first, history_1, movers
+    return warehouse, first, history_1, movers, centroids_1
 
 
 def test_run_history_has_one_row_per_published_run(two_runs):
@@ -97,7 +104,7 @@ def test_run_history_has_one_row_per_published_run(two_runs):
 
 
 def test_planted_movers_moved_and_history_is_contiguous(two_runs):
-    warehouse, first, history_1, movers = two_runs
+    warehouse, first, history_1, movers, _ = two_runs
     assert history_1["valid_to_run_id"].isna().all()  # a first run opens every row
     second = _frame(warehouse, "select * from marts.segment_assignments")
     both = first.merge(second, on="customer_id", suffixes=("_1", "_2"))
@@ -122,7 +129,7 @@ def test_planted_movers_moved_and_history_is_contiguous(two_runs):
 
 
 def test_transitions_equal_the_crosstab_of_the_two_runs(two_runs):
-    warehouse, first, _, _ = two_runs
+    warehouse, first, *_ = two_runs
     second = _frame(warehouse, "select * from marts.segment_assignments")
     both = first.merge(second, on="customer_id", suffixes=("_1", "_2"))
     expected = (
@@ -137,10 +144,35 @@ def test_transitions_equal_the_crosstab_of_the_two_runs(two_runs):
     )
 
 
-def test_segments_kept_their_ids_and_sql_scoring_equals_python(two_runs):
-    warehouse, *_ = two_runs
+def test_matching_follows_its_rule_and_sql_scoring_equals_python(two_runs):
+    warehouse, *_, centroids_1 = two_runs
     matches = _frame(warehouse, "select * from marts.segment_matches")
-    assert set(matches["match_status"]) == {"matched"}, matches
+    centroids_2 = _frame(warehouse, "select * from marts.segment_centroids")
+    parameters = _frame(
+        warehouse,
+        "select * from marts.preprocessing_parameters where model_name = 'segmentation'",
+    )
+    threshold = yaml.safe_load((ROOT / "dbt_project.yml").read_text())["vars"][
+        "segment_match_max_distance"
+    ]
+    # the rule, recomputed: old raw centres through the new preprocessing
+    preprocessor = FeaturePreprocessor.from_parameters(parameters)
+    old = centroids_1.pivot(index="stable_segment_id", columns="feature", values="center_raw")
+    new = centroids_2.pivot(index="stable_segment_id", columns="feature", values="center_scaled")
+    names = preprocessor.feature_names_out_
+    old_scaled = pd.DataFrame(to_scaled(old, preprocessor), index=old.index, columns=names)
+    distance = np.sqrt(
+        ((old_scaled.to_numpy()[:, None, :] - new[names].to_numpy()[None]) ** 2).sum(axis=2)
+    )
+    distance = pd.DataFrame(distance, index=old.index, columns=new.index)
+    status = matches.set_index("stable_segment_id")["match_status"]
+    assert set(status) <= {"matched", "new", "retired"}
+    for stable in status.index[status == "matched"]:
+        assert distance.loc[stable, stable] <= threshold
+    # no retired id lies within the threshold of a new segment
+    retired, fresh = status.index[status == "retired"], status.index[status == "new"]
+    assert not (distance.loc[retired, fresh] <= threshold).any().any()
+    assert (status == "matched").sum() >= 1
     mismatched = _frame(
         warehouse,
         "select count(*) as n from marts.segment_scores s join marts.segment_assignments a "
@@ -149,3 +181,5 @@ def test_segments_kept_their_ids_and_sql_scoring_equals_python(two_runs):
     assert mismatched["n"].iloc[0] == 0
     drift = _frame(warehouse, "select * from marts.drift")
     assert set(drift["kind"]) == {"feature", "segments"}
+    features = drift.loc[drift["kind"] == "feature"]
+    assert (features["status"] == "stable").all(), features  # 40 of ~1,400 customers moved

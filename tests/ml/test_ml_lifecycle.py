@@ -8,7 +8,9 @@ import pytest
 from moves import FEATURES, runs
 
 from customer_chunks.ml.drift import psi, status
+from customer_chunks.ml.features import FeaturePreprocessor
 from customer_chunks.ml.lifecycle import k_search_needed, lifecycle_outputs
+from customer_chunks.ml.matching import match_segments
 from customer_chunks.ml.pipeline import run_segmentation
 
 from ml_helpers import Recorder, segmentation_settings
@@ -157,3 +159,47 @@ def test_k_is_searched_again_only_when_refit_says_so(three_runs):
     assert k_search_needed("auto", frames[2], centroids, reference)  # engagement drifted
     with pytest.raises(ValueError, match="refit must be one of"):
         k_search_needed("sometimes", frames[1], centroids, reference)
+
+
+def test_assignment_prefers_more_pairs_within_the_threshold():
+    """On raw distances the Hungarian pairing of least total cost here pairs X with q
+    and Y with p (100 + 9.1 < 0.9 + 110), both too far: nothing would match. With the
+    threshold folded into the cost, X keeps its id (0.9 apart) and q is new."""
+    preprocessor = FeaturePreprocessor.from_parameters(
+        pd.DataFrame(
+            [
+                {
+                    "feature": "x",
+                    "is_used": True,
+                    "drop_reason": None,
+                    "impute_value": 0.0,
+                    "is_log_transformed": False,
+                    "center": 0.0,
+                    "scale": 1.0,
+                    "clip": np.nan,
+                }
+            ]
+        )
+    )
+    previous = pd.DataFrame(
+        {
+            "stable_segment_id": [1, 2],
+            "segment_name": ["X", "Y"],
+            "feature": ["x", "x"],
+            "center_raw": [0.0, 10.0],
+        }
+    )
+    stable_of, matches = match_segments(
+        np.array([1, 2]),
+        np.array([[0.9], [-100.0]]),
+        {1: "p", 2: "q"},
+        preprocessor,
+        previous,
+        max_distance=1.0,
+    )
+    assert stable_of == {1: 1, 2: 3}
+    assert dict(zip(matches["stable_segment_id"], matches["match_status"], strict=True)) == {
+        1: "matched",
+        2: "retired",
+        3: "new",
+    }

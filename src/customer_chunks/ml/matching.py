@@ -10,8 +10,10 @@ The rule (also in README "Segments over time" and the segment_centroids YAML):
 2. The next run maps the previous ``center_raw`` forward through its OWN fitted
    preprocessing, so old and new centres are compared in the new run's scaled space (on
    identical input the preprocessing is identical and the distance is exactly 0).
-3. Cost = Euclidean distance between centres over the features both runs used;
-   :func:`scipy.optimize.linear_sum_assignment` finds the pairing of least total cost.
+3. Cost = Euclidean distance between centres over the features both runs used, with
+   every distance above ``max_distance`` replaced by one large constant;
+   :func:`scipy.optimize.linear_sum_assignment` finds the pairing of least total cost,
+   i.e. the most pairs within the threshold and, among those, the closest.
 4. A pair whose distance is at most ``max_distance`` (var ``segment_match_max_distance``,
    in standard-deviation units of the scaled space) is the same group: the new segment
    takes the old stable id and name. A new segment left without such a pair gets a new
@@ -45,6 +47,7 @@ MATCH_COLUMNS = [
     "match_distance",
 ]
 MATCH_STATUSES = ("matched", "new", "retired")
+_TOO_FAR = 1e9
 
 
 def segment_centres(X: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -128,8 +131,11 @@ def match_segments(
         old_scaled = to_scaled(wide.reindex(columns=preprocessor.feature_names_out_), preprocessor)
         old_scaled = old_scaled[:, columns]
         cost = np.sqrt(((old_scaled[:, None, :] - new_scaled[None, :, columns]) ** 2).sum(axis=2))
-        cost = np.nan_to_num(cost, nan=np.inf, posinf=1e12)
-        rows_old, cols_new = linear_sum_assignment(cost)
+        cost = np.nan_to_num(cost, nan=_TOO_FAR, posinf=_TOO_FAR)
+        # Pairs beyond the threshold cost the same large amount, so the assignment first
+        # makes as many pairs within the threshold as it can, then the closest ones.
+        # (On raw distances one long pair could push two close ones apart.)
+        rows_old, cols_new = linear_sum_assignment(np.where(cost <= max_distance, cost, _TOO_FAR))
     else:
         cost, rows_old, cols_new = None, np.array([], int), np.array([], int)
 
