@@ -161,6 +161,7 @@ def test_report_shows_every_section(full: dict) -> None:
         "Segment profiles",
         "RFM segments",
         "High-value customer model",
+        "Segments over time",
     ):
         assert heading in html, heading
     assert ": not available.</strong>" not in html  # every mart is filled
@@ -171,8 +172,10 @@ def test_report_shows_every_section(full: dict) -> None:
     assert html.count('class="plotly-graph-div"') == 1
     assert f"A random sample of {N_CUSTOMERS:,} of the {N_CUSTOMERS:,} customers" in html
     # static figures are inline PNGs: quarantine, distributions, sizes, k search,
-    # PCA variance, dendrogram, outliers, heatmap, RFM grid, ROC, high value by segment
-    assert len(re.findall(r"<img[^>]+src=\"data:image/png;base64,", html)) == 11
+    # PCA variance, dendrogram, outliers, heatmap, RFM grid, ROC, high value by segment,
+    # transitions between the last two runs
+    assert len(re.findall(r"<img[^>]+src=\"data:image/png;base64,", html)) == 12
+    assert "Segment ids this run: " in html and "stayed in their segment" in html
     assert "Reward; early access and referrals." in html  # a suggested action
     assert "ROC AUC" in html and "top 20% of net spend" in html
 
@@ -191,8 +194,8 @@ def test_report_pdf_has_text_and_figures(full: dict) -> None:
         ["pdfimages", "-list", str(pdf)], capture_output=True, text=True, check=True
     ).stdout.splitlines()[2:]  # two header lines, then one per image or alpha mask
     images = [line for line in listed if line.split()[2] == "image"]
-    # the 11 matplotlib figures of the HTML and the PCA scatter's matplotlib twin
-    assert len(images) == 12, listed
+    # the 12 matplotlib figures of the HTML and the PCA scatter's matplotlib twin
+    assert len(images) == 13, listed
     assert "left out of the PDF" not in text
 
 
@@ -246,6 +249,17 @@ def test_dashboard_renders_and_responds(full: dict, browser_check, chromium_exec
     ids = {p["id"] for p in result["plots"]}
     assert ids == {"seg-sizes", "pca-scatter", "seg-profile", "seg-rfm"}
     assert all(p["svgs"] > 0 and p["traces"] > 0 for p in result["plots"])
+
+    html = page_path.read_text(encoding="utf-8")
+    # the fake warehouse plants moves at run 2: the "who moved" block lists them
+    con = duckdb.connect(str(full["warehouse"]), read_only=True)
+    n_moved = con.execute(
+        "select count(*) from marts.customer_segment_history where valid_from_run_id = 2"
+    ).fetchone()[0]
+    con.close()
+    assert n_moved > 0
+    assert f"{n_moved:,} customers changed segment in run 2" in html
+    assert html.count("<tr><td>") >= min(n_moved, 1)
 
     segments = _segments(full["warehouse"])
     names = [name for _, name, _ in segments]
@@ -356,6 +370,7 @@ def test_empty_ml_marts_are_explained(empty_ml: dict) -> None:
 
     dashboard = empty_ml["dashboard"]
     assert "customers are grouped by RFM segment instead" in dashboard
+    assert "Who moved" in dashboard
     assert "ranks by net revenue" in dashboard
     assert "no customer map" in dashboard
 

@@ -23,14 +23,14 @@ centroids as (
 
 feature_values as (
     {%- for feature in var('segmentation_features') %}
-    select
-        customer_id,
-        '{{ feature }}' as feature,
-        cast({{ feature }} as {{ type_double() }}) as feature_value
-    from features
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
+        {%- if not loop.first %}
+            union all
+        {%- endif %}
+        select
+            customer_id,
+            '{{ feature }}' as feature,
+            cast({{ feature }} as {{ type_double() }}) as feature_value
+        from features
     {%- endfor %}
 ),
 
