@@ -206,7 +206,7 @@ def test_report_renders_in_chromium(full: dict, browser_check) -> None:
     assert len(result["plots"]) == 1
     scatter = result["plots"][0]
     assert scatter["svgs"] > 0 and scatter["traces"] >= N_SEGMENTS
-    assert len(result["images"]) == 11
+    assert len(result["images"]) == 12
     assert all(i["naturalWidth"] > 0 for i in result["images"])
     assert shot.stat().st_size > 50_000
 
@@ -252,7 +252,7 @@ def test_dashboard_renders_and_responds(full: dict, browser_check, chromium_exec
 
     html = page_path.read_text(encoding="utf-8")
     # the fake warehouse plants moves at run 2: the "who moved" block lists them
-    con = duckdb.connect(str(full["warehouse"]), read_only=True)
+    con = open_read_only(full["warehouse"])
     n_moved = con.execute(
         "select count(*) from marts.customer_segment_history where valid_from_run_id = 2"
     ).fetchone()[0]
