@@ -161,11 +161,9 @@ def test_k_is_searched_again_only_when_refit_says_so(three_runs):
         k_search_needed("sometimes", frames[1], centroids, reference)
 
 
-def test_assignment_prefers_more_pairs_within_the_threshold():
-    """On raw distances the Hungarian pairing of least total cost here pairs X with q
-    and Y with p (100 + 9.1 < 0.9 + 110), both too far: nothing would match. With the
-    threshold folded into the cost, X keeps its id (0.9 apart) and q is new."""
-    preprocessor = FeaturePreprocessor.from_parameters(
+def _one_feature() -> FeaturePreprocessor:
+    """A fitted preprocessor of one feature x that leaves values as they are."""
+    return FeaturePreprocessor.from_parameters(
         pd.DataFrame(
             [
                 {
@@ -181,6 +179,28 @@ def test_assignment_prefers_more_pairs_within_the_threshold():
             ]
         )
     )
+
+
+def test_a_new_segment_never_takes_the_name_of_a_kept_one():
+    previous = pd.DataFrame(
+        {"stable_segment_id": [1], "segment_name": ["A"], "feature": ["x"], "center_raw": [0.0]}
+    )
+    _, matches = match_segments(
+        np.array([1, 2]),
+        np.array([[0.1], [50.0]]),
+        {1: "B", 2: "A"},
+        _one_feature(),
+        previous,
+        max_distance=1.0,
+    )
+    assert list(matches["segment_name"]) == ["A", "A (new 2)"]
+
+
+def test_assignment_prefers_more_pairs_within_the_threshold():
+    """On raw distances the Hungarian pairing of least total cost here pairs X with q
+    and Y with p (100 + 9.1 < 0.9 + 110), both too far: nothing would match. With the
+    threshold folded into the cost, X keeps its id (0.9 apart) and q is new."""
+    preprocessor = _one_feature()
     previous = pd.DataFrame(
         {
             "stable_segment_id": [1, 2],

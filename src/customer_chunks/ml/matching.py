@@ -17,7 +17,8 @@ The rule (also in README "Segments over time" and the segment_centroids YAML):
 4. A pair whose distance is at most ``max_distance`` (var ``segment_match_max_distance``,
    in standard-deviation units of the scaled space) is the same group: the new segment
    takes the old stable id and name. A new segment left without such a pair gets a new
-   id (one above every id ever used); an old id left without one is ``retired``.
+   id (one above every id ever used; its name gets " (new <id>)" when a kept segment
+   already has it); an old id left without one is ``retired``.
 
 Scales: O(k_old * k_new * p); k is at most a few dozen.
 """
@@ -158,6 +159,7 @@ def match_segments(
                 }
             )
     next_id = max([*old_ids, int(max_id_ever)], default=0)
+    taken = {row["segment_name"] for row in rows}
     for new in new_ids:
         if new in stable_of:
             continue
@@ -165,11 +167,14 @@ def match_segments(
         stable_of[new] = next_id
         c = new_ids.index(new)
         distance = float(cost[:, c].min()) if cost is not None and cost.size else np.nan
+        name = new_names.get(new)
+        if name in taken:  # a kept segment already has this name: say which is which
+            name = f"{name} (new {next_id})"
         rows.append(
             {
                 "stable_segment_id": next_id,
                 "segment_id": new,
-                "segment_name": new_names.get(new),
+                "segment_name": name,
                 "match_status": "new",
                 "previous_segment_name": None,
                 "match_distance": distance,
