@@ -46,7 +46,7 @@ customer_counts as (
 
 match_counts as (
     select
-        sum(case when match_status = 'matched' then 1 else 0 end) as segments_matched,
+        sum(case when match_status in ('matched', 'kept') then 1 else 0 end) as segments_matched,
         sum(case when match_status = 'new' then 1 else 0 end) as segments_new,
         sum(case when match_status = 'retired' then 1 else 0 end) as segments_retired
     from matches

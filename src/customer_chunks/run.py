@@ -560,7 +560,17 @@ def _run(sources, warehouse: Path, as_of, dbt_vars: dict, timeout: float) -> Pat
             logger.info("step 2/3 done in %.1f s", seconds["dbt_build"])
             step = time.monotonic()
             logger.info("step 3/3: checkpoint, verify and publish")
-            stamp_run(building, run_id, seconds)
+            try:
+                stamp_run(building, run_id, seconds)
+            except (duckdb.Error, OSError) as exc:
+                if is_disk_full(exc):
+                    raise disk_full_error(
+                        "writing the build to disk", building.parent, warehouse
+                    ) from None
+                raise BuildError(
+                    f"could not record the run in marts.run_history ({exc}); the published "
+                    f"warehouse {warehouse} was not changed."
+                ) from None
             publish(building, warehouse, results, dbt_vars.get("as_of"))
             logger.info("step 3/3 done in %.1f s", time.monotonic() - step)
         finally:

@@ -9,7 +9,7 @@ from moves import FEATURES, runs
 
 from customer_chunks.ml.drift import psi, status
 from customer_chunks.ml.features import FeaturePreprocessor
-from customer_chunks.ml.lifecycle import k_search_needed, lifecycle_outputs
+from customer_chunks.ml.lifecycle import lifecycle_outputs, refit_needed
 from customer_chunks.ml.matching import match_segments
 from customer_chunks.ml.pipeline import run_segmentation
 
@@ -149,16 +149,16 @@ def test_psi_and_status_thresholds():
     assert status(0.25) == "major"
 
 
-def test_k_is_searched_again_only_when_refit_says_so(three_runs):
+def test_segments_are_refitted_only_when_refit_says_so(three_runs):
     frames, _, results = three_runs
     centroids, reference = results[0]["segment_centroids"], results[0]["feature_reference"]
-    assert k_search_needed("always", frames[1], centroids, reference)
-    assert not k_search_needed("never", frames[2], centroids, reference)
-    assert k_search_needed("auto", frames[1], None, None)  # first run
-    assert not k_search_needed("auto", frames[1], centroids, reference)  # no major drift
-    assert k_search_needed("auto", frames[2], centroids, reference)  # engagement drifted
+    assert refit_needed("always", frames[1], centroids, reference)
+    assert not refit_needed("never", frames[2], centroids, reference)
+    assert refit_needed("auto", frames[1], None, None)  # first run
+    assert not refit_needed("auto", frames[1], centroids, reference)  # no major drift
+    assert refit_needed("auto", frames[2], centroids, reference)  # engagement drifted
     with pytest.raises(ValueError, match="refit must be one of"):
-        k_search_needed("sometimes", frames[1], centroids, reference)
+        refit_needed("sometimes", frames[1], centroids, reference)
 
 
 def _one_feature() -> FeaturePreprocessor:
@@ -223,3 +223,41 @@ def test_assignment_prefers_more_pairs_within_the_threshold():
         2: "retired",
         3: "new",
     }
+
+
+def test_runs_that_score_keep_every_id_and_move_exactly_the_planted_customers():
+    frames, planted = runs()
+    results = [_run(frames[0], None)]
+    for frame in frames[1:]:
+        previous = results[-1]
+        settings = segmentation_settings(
+            segmentation_features=FEATURES, force_k=4, n_bootstrap=0, recommended="kmeans"
+        )
+        outputs = run_segmentation(frame, **settings, log=Recorder())
+        outputs.update(
+            lifecycle_outputs(
+                frame,
+                outputs,
+                segmentation_features=FEATURES,
+                max_distance=MAX_DISTANCE,
+                previous_centroids=previous["segment_centroids"],
+                previous_reference=previous["feature_reference"],
+                previous_counts=previous["segment_assignments"]["stable_segment_id"].value_counts(),
+                score_only=True,
+            )
+        )
+        results.append(outputs)
+    for i, moves in enumerate(planted):
+        before, after = _stable_by_customer(results[i]), _stable_by_customer(results[i + 1])
+        moved = after.index[after.to_numpy() != before.reindex(after.index).to_numpy()]
+        assert set(moved) == set(moves)
+        assert set(results[i + 1]["segment_matches"]["match_status"]) == {"kept"}
+        # the stored fit travels unchanged: same raw centres, same drift reference
+        pd.testing.assert_series_equal(
+            results[i + 1]["segment_centroids"]["center_raw"],
+            results[0]["segment_centroids"]["center_raw"],
+            rtol=1e-9,
+        )
+        pd.testing.assert_frame_equal(
+            results[i + 1]["feature_reference"], results[0]["feature_reference"]
+        )

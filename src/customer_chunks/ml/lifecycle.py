@@ -38,6 +38,7 @@ from customer_chunks.ml.matching import (
     centroid_frame,
     match_segments,
     segment_centres,
+    to_scaled,
 )
 from customer_chunks.ml.pipeline import run_segmentation
 
@@ -88,8 +89,14 @@ def lifecycle_outputs(
     previous_reference: pd.DataFrame | None = None,
     previous_counts: pd.Series | None = None,
     max_id_ever: int = 0,
+    score_only: bool = False,
 ) -> dict[str, pd.DataFrame]:
     """The lifecycle outputs of one segmentation run (see the module docstring).
+
+    ``score_only`` (a run that does not refit, var refit): customers are assigned to the
+    nearest of the last run's centres (mapped into this run's scaled space) instead of
+    taking the fitted segments; the centres, ids, names and drift reference stay those
+    of the last fit, and every id is ``kept``.
 
     ``features`` is the frame given to run_segmentation, ``outputs`` its result.
     ``previous_*`` come from the last published warehouse (None on a first run):
@@ -107,6 +114,21 @@ def lifecycle_outputs(
         X = preprocessor.transform(frame)
     except (SegmentationError, ValueError):
         preprocessor = None
+    if (
+        score_only
+        and preprocessor is not None
+        and previous_centroids is not None
+        and len(previous_centroids)
+    ):
+        return _scored_outputs(
+            frame,
+            segments,
+            preprocessor,
+            X,
+            previous_centroids,
+            previous_reference,
+            previous_counts,
+        )
     if preprocessor is None:
         stable_of = {int(i): int(i) for i in np.unique(labels)}
         centroids = pd.DataFrame(columns=CENTROID_COLUMNS)
@@ -142,14 +164,7 @@ def lifecycle_outputs(
         }
     )
     reference = reference_bins(frame, list(segmentation_features))
-    drift = pd.DataFrame(columns=DRIFT_COLUMNS)
-    if previous_reference is not None and not previous_reference.empty:
-        parts = [feature_drift(previous_reference[BIN_COLUMNS], frame)]
-        if previous_counts is not None and len(previous_counts):
-            parts.append(
-                share_drift(previous_counts, assignments["stable_segment_id"].value_counts())
-            )
-        drift = pd.concat(parts, ignore_index=True)[DRIFT_COLUMNS]
+    drift = _drift(frame, previous_reference, previous_counts, assignments)
     return {
         "segment_centroids": centroids,
         "segment_matches": matches,
@@ -162,13 +177,79 @@ def lifecycle_outputs(
 REFIT_CHOICES = ("auto", "always", "never")
 
 
-def k_search_needed(
+def _drift(frame, reference, counts, assignments) -> pd.DataFrame:
+    if reference is None or reference.empty:
+        return pd.DataFrame(columns=DRIFT_COLUMNS)
+    parts = [feature_drift(reference[BIN_COLUMNS], frame)]
+    if counts is not None and len(counts):
+        parts.append(share_drift(counts, assignments["stable_segment_id"].value_counts()))
+    return pd.concat(parts, ignore_index=True)[DRIFT_COLUMNS]
+
+
+def _scored_outputs(
+    frame: pd.DataFrame,
+    segments: pd.DataFrame,
+    preprocessor: FeaturePreprocessor,
+    X: np.ndarray,
+    previous_centroids: pd.DataFrame,
+    previous_reference: pd.DataFrame | None,
+    previous_counts: pd.Series | None,
+) -> dict[str, pd.DataFrame]:
+    """Lifecycle outputs of a run that scores against the last fit instead of refitting."""
+    raw = previous_centroids.pivot_table(
+        index="stable_segment_id", columns="feature", values="center_raw", aggfunc="first"
+    )
+    raw = raw.reindex(columns=preprocessor.feature_names_out_)
+    ids = raw.index.to_numpy(dtype=np.int64)
+    centres = to_scaled(raw, preprocessor)
+    names = (
+        previous_centroids.drop_duplicates("stable_segment_id")
+        .set_index("stable_segment_id")["segment_name"]
+        .to_dict()
+    )
+    names = {int(k): v for k, v in names.items()}
+    identity = {int(i): int(i) for i in ids}
+    centroids = centroid_frame(ids, centres, preprocessor, identity, names)
+    nearest = ids[nearest_centre(X, centres)]
+    assignments = pd.DataFrame(
+        {
+            "customer_id": segments["customer_id"].to_numpy(),
+            "stable_segment_id": nearest,
+            "nearest_stable_segment_id": nearest,
+        }
+    )
+    matches = pd.DataFrame(
+        {
+            "stable_segment_id": ids,
+            "segment_id": pd.array([None] * ids.size, dtype="Int64"),
+            "segment_name": [names[int(i)] for i in ids],
+            "match_status": "kept",
+            "previous_segment_name": [names[int(i)] for i in ids],
+            "match_distance": 0.0,
+        },
+        columns=MATCH_COLUMNS,
+    )
+    reference = (
+        previous_reference[BIN_COLUMNS].reset_index(drop=True)
+        if previous_reference is not None and len(previous_reference)
+        else reference_bins(frame, list(preprocessor.feature_names_out_))
+    )
+    return {
+        "segment_centroids": centroids,
+        "segment_matches": matches,
+        "segment_assignments": assignments,
+        "feature_reference": reference,
+        "drift": _drift(frame, previous_reference, previous_counts, assignments),
+    }
+
+
+def refit_needed(
     refit: str,
     features: pd.DataFrame,
     previous_centroids: pd.DataFrame | None,
     previous_reference: pd.DataFrame | None,
 ) -> bool:
-    """Whether this run searches k again (see :func:`run_segmentation_over_time`)."""
+    """Whether this run refits the segments (see :func:`run_segmentation_over_time`)."""
     if refit not in REFIT_CHOICES:
         raise ValueError(f"refit must be one of {REFIT_CHOICES}, got {refit!r}")
     if refit == "always" or previous_centroids is None or previous_centroids.empty:
@@ -201,17 +282,19 @@ def run_segmentation_over_time(
     defaults: they live in dbt_project.yml) plus :func:`lifecycle_outputs` against the
     last published run (``previous_*``, ``max_id_ever``; None/0 on a first run).
 
-    ``refit`` (var refit) decides whether the number of segments is searched again:
-    ``always``; ``never`` (keep the last run's k whenever there is a last run); ``auto``
-    (search again on a first run or when :func:`k_search_needed` says a feature drifted
-    majorly, else keep the last run's k). The centres are refitted at that k every run;
-    a ``force_k`` given by the user wins over all three."""
+    ``refit`` (var refit) decides whether the segments are refitted: ``always``;
+    ``never`` (only a first run fits; later runs score); ``auto`` (fit on a first run
+    or when :func:`refit_needed` finds a feature whose PSI against the last fit is major,
+    else score). A run that scores assigns every customer to the nearest stored centre
+    and keeps ids, names, centres and drift reference of the last fit; the descriptive
+    marts (profiles, validation, PCA, dim_customers.segment_id) still come from a fit of
+    this run's data at the last run's k (or ``force_k``)."""
+    refit_now = refit_needed(refit, features, previous_centroids, previous_reference)
     k_used = force_k
-    if force_k is None and not k_search_needed(
-        refit, features, previous_centroids, previous_reference
-    ):
-        k_used = int(previous_centroids["stable_segment_id"].nunique())
-        log(f"segmentation: refit={refit}: keeping the last run's k={k_used}")
+    if not refit_now:
+        if k_used is None:
+            k_used = int(previous_centroids["stable_segment_id"].nunique())
+        log(f"segmentation: refit={refit}: scoring against the last fit (k={k_used})")
     frames = run_segmentation(
         features,
         segmentation_features=segmentation_features,
@@ -234,6 +317,7 @@ def run_segmentation_over_time(
             previous_reference=previous_reference,
             previous_counts=previous_counts,
             max_id_ever=max_id_ever,
+            score_only=not refit_now,
         )
     )
     return frames
