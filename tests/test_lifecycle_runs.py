@@ -16,7 +16,7 @@ import pytest
 
 from customer_chunks import sources
 from customer_chunks.generate import generate
-from customer_chunks.run import run
+from customer_chunks.run import run, score
 
 AS_OF = "2026-01-01"  # fixed, so only the planted customers' features change
 VARS = {"ml_bootstrap_resamples": 2}
@@ -77,7 +77,7 @@ def two_runs(tmp_path_factory):
     movers = list(low["customer_id"].head(N_MOVERS))
     _plant_big_spenders(data, movers)
     run(sources.from_data_dir(data), warehouse=warehouse, as_of=AS_OF, extra_vars=VARS)
-    return warehouse, first, history_1, movers, centroids_1
+    return warehouse, first, history_1, movers, centroids_1, data
 
 
 def test_run_history_has_one_row_per_published_run(two_runs):
@@ -98,7 +98,7 @@ def test_run_history_has_one_row_per_published_run(two_runs):
 
 
 def test_planted_movers_moved_and_history_is_contiguous(two_runs):
-    warehouse, first, history_1, movers, _ = two_runs
+    warehouse, first, history_1, movers, *_ = two_runs
     assert history_1["valid_to_run_id"].isna().all()  # a first run opens every row
     second = _frame(warehouse, "select * from marts.segment_assignments")
     both = first.merge(second, on="customer_id", suffixes=("_1", "_2"))
@@ -142,7 +142,7 @@ def test_transitions_equal_the_crosstab_of_the_two_runs(two_runs):
 def test_second_run_scored_against_the_first_fit(two_runs):
     """refit=auto and no feature drifted majorly: the second run keeps every id and
     centre of the first fit and assigns customers to the nearest of them."""
-    warehouse, *_, centroids_1 = two_runs
+    warehouse, *_, centroids_1, _ = two_runs
     matches = _frame(warehouse, "select * from marts.segment_matches")
     assert set(matches["match_status"]) == {"kept"}
     centroids_2 = _frame(warehouse, "select * from marts.segment_centroids")
@@ -162,3 +162,16 @@ def test_second_run_scored_against_the_first_fit(two_runs):
     assert set(drift["kind"]) == {"feature", "segments"}
     features = drift.loc[drift["kind"] == "feature"]
     assert (features["status"] == "stable").all(), features  # 40 of ~1,400 customers moved
+
+
+def test_score_assigns_like_the_run_without_changing_the_warehouse(two_runs, tmp_path):
+    warehouse, *_, data = two_runs
+    before = warehouse.stat().st_mtime_ns, warehouse.stat().st_size
+    out = score(sources.from_data_dir(data), warehouse, tmp_path / "scores.parquet", as_of=AS_OF)
+    assert (warehouse.stat().st_mtime_ns, warehouse.stat().st_size) == before
+    scores = pd.read_parquet(out)
+    assigned = _frame(warehouse, "select * from marts.segment_assignments")
+    both = assigned.merge(scores, on="customer_id", suffixes=("_run", "_score"))
+    assert len(both) == len(assigned) == len(scores)
+    assert (both["stable_segment_id_run"] == both["stable_segment_id_score"]).all()
+    assert scores["segment_name"].notna().all()

@@ -24,9 +24,11 @@ import json
 import logging
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from datetime import UTC, datetime
@@ -41,7 +43,7 @@ from customer_chunks.logs import forward_to
 from customer_chunks.project import PACKAGED, project_dir, project_vars
 from customer_chunks.sources import TableSource
 
-__all__ = ["DBT_TIMEOUT_S", "DEFAULT_WAREHOUSE", "dbt_build", "project_dir", "run"]
+__all__ = ["DBT_TIMEOUT_S", "DEFAULT_WAREHOUSE", "dbt_build", "project_dir", "run", "score"]
 
 logger = logging.getLogger(__name__)
 
@@ -578,3 +580,61 @@ def _run(sources, warehouse: Path, as_of, dbt_vars: dict, timeout: float) -> Pat
                 leftover.unlink(missing_ok=True)
     logger.info("published %s in %.0f s", warehouse, time.monotonic() - started)
     return warehouse
+
+
+# --------------------------------------------------------------------------- score
+
+# The models that turn inputs into features and features into nearest stored centres.
+SCORE_SELECT = (
+    "path:models/staging int_run_parameters int_customer_features_by_snapshot segment_scores"
+)
+
+
+def score(
+    sources: dict[str, TableSource],
+    warehouse: Path,
+    out: Path,
+    as_of: str | None = None,
+    timeout: float = DBT_TIMEOUT_S,
+) -> Path:
+    """Assign the customers of ``sources`` to the stored segments of a published
+    ``warehouse`` in SQL (segment_scores), without refitting and without changing the
+    warehouse: the inputs are loaded into a scratch copy, dbt builds only
+    :data:`SCORE_SELECT` there (no tests: they describe a full build), and ``out``
+    (Parquet: customer_id, stable_segment_id, segment_name, squared_distance) is written.
+    Scales like the SQL feature models: O(input rows)."""
+    warehouse, out = Path(warehouse), Path(out)
+    if not warehouse.is_file():
+        raise CustomerChunksError(
+            f"{warehouse} not found. Fix: run `customer-chunks run` first; score assigns "
+            "customers to the segments of a published warehouse."
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=warehouse.parent) as scratch:
+        copy = Path(scratch) / warehouse.name  # same catalog name: the views refer to it
+        shutil.copyfile(warehouse, copy)
+        load_all(copy, sources)
+        previous = os.environ.get("DBT_EXCLUDE_RESOURCE_TYPES")
+        os.environ["DBT_EXCLUDE_RESOURCE_TYPES"] = "unit_test test"
+        try:
+            dbt_build(copy, {"as_of": as_of} if as_of else {}, select=SCORE_SELECT, timeout=timeout)
+        finally:
+            if previous is None:
+                os.environ.pop("DBT_EXCLUDE_RESOURCE_TYPES", None)
+            else:
+                os.environ["DBT_EXCLUDE_RESOURCE_TYPES"] = previous
+        con = duckdb.connect(str(copy))
+        try:
+            target = str(out).replace("'", "''")
+            con.execute(
+                "copy (select scores.customer_id, scores.stable_segment_id, "
+                "matches.segment_name, scores.squared_distance "
+                "from marts.segment_scores as scores left join marts.segment_matches as matches "
+                "on scores.stable_segment_id = matches.stable_segment_id "
+                f"order by scores.customer_id) to '{target}' (format parquet)"
+            )
+            n = con.execute("select count(*) from marts.segment_scores").fetchone()[0]
+        finally:
+            con.close()
+    logger.info("scored %s customers against %s: %s", f"{n:,}", warehouse, out)
+    return out
