@@ -175,3 +175,20 @@ def test_score_assigns_like_the_run_without_changing_the_warehouse(two_runs, tmp
     assert len(both) == len(assigned) == len(scores)
     assert (both["stable_segment_id_run"] == both["stable_segment_id_score"]).all()
     assert scores["segment_name"].notna().all()
+
+
+def test_history_reads_as_empty_tables_without_a_carried_forward_history(tmp_path):
+    """A bare dbt build (no `customer-chunks run`, so no history schema) sees empty
+    history tables with the marts' columns instead of failing."""
+    from customer_chunks.load import load_all
+    from customer_chunks.run import dbt_build
+
+    data = tmp_path / "data"
+    generate(n_customers=200, seed=2, out_dir=data)
+    db = tmp_path / "bare.duckdb"
+    load_all(db, sources.from_data_dir(data))
+    models = ["stg_history__run_history", "stg_history__customer_segment_history"]
+    dbt_build(db, {}, select=" ".join(models))
+    for model, first_column in zip(models, ["run_id", "customer_id"], strict=True):
+        frame = _frame(db, f"select * from staging.{model}")
+        assert frame.empty and frame.columns[0] == first_column
