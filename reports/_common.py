@@ -99,6 +99,8 @@ ML_TABLES = [
     "high_value_model_metrics",
     "high_value_roc_curve",
     "feature_importances",
+    "segment_matches",
+    "drift",
 ]
 
 

@@ -339,6 +339,30 @@ def collect(wh: cc.Warehouse, *, sample_points: int = 5_000, top_n: int = 500) -
     if not hv_summary.empty and hv_summary["label_definition"].notna().any():
         label_definition = str(hv_summary["label_definition"].dropna().iloc[0])
 
+    moved, moved_total, last_run = pd.DataFrame(), 0, None
+    if wh.has("customer_segment_history") and wh.has("run_history"):
+        last_run = wh.scalar("select max(run_id) from marts.run_history")
+        moves = """
+            from marts.customer_segment_history as now
+            inner join marts.customer_segment_history as before
+                on before.customer_id = now.customer_id
+                and before.valid_to_run_id = now.valid_from_run_id
+            left join marts.dim_customers as customers
+                on customers.customer_id = now.customer_id
+            where now.valid_from_run_id = ?
+        """
+        moved_total = int(wh.scalar(f"select count(*) {moves}", [last_run]) or 0)
+        moved = wh.df(
+            f"""
+            select now.customer_id, before.segment_name as from_segment,
+                now.segment_name as to_segment, customers.monetary
+            {moves}
+            order by customers.monetary desc nulls last, now.customer_id
+            limit ?
+            """,
+            [last_run, top_n],
+        )
+
     as_of = wh.scalar("select max(as_of_date) from marts.dim_customers")
     return {
         "meta": {
@@ -371,6 +395,8 @@ def collect(wh: cc.Warehouse, *, sample_points: int = 5_000, top_n: int = 500) -
         "figures": figures,
         "high_value": _records(hv),
         "clv": clv_by_segment(wh, name_key),
+        "moved": _records(moved),
+        "moved_meta": {"total": moved_total, "run_id": last_run, "shown": int(len(moved))},
     }
 
 

@@ -34,12 +34,13 @@ from fixtures.mart_contracts import (
 )
 
 from customer_chunks.ml.features import FEATURE_COLUMNS
-from customer_chunks.ml.pipeline import run_high_value, run_segmentation
+from customer_chunks.ml.lifecycle import run_segmentation_over_time
+from customer_chunks.ml.pipeline import run_high_value
 from customer_chunks.ml_tables import pack
 
 ML_DIR = ROOT / "python_models" / "ml"
 # The package function behind each run model (python_models/ml/*_run.py).
-RUNS = {"ml_segmentation_run": run_segmentation, "ml_high_value_run": run_high_value}
+RUNS = {"ml_segmentation_run": run_segmentation_over_time, "ml_high_value_run": run_high_value}
 _ML_OUTPUT = re.compile(r"""ml_output\(\s*ref\(\s*'(\w+)'\s*\)\s*,\s*'(\w+)'\s*\)""")
 # The package argument each dbt var reaches through the run models' config.
 VAR_ARGUMENTS = {
@@ -51,6 +52,8 @@ VAR_ARGUMENTS = {
     "ml_sample_size": "sample_size",
     "ml_bootstrap_resamples": "n_bootstrap",
     "random_state": "random_state",
+    "segment_match_max_distance": "max_distance",
+    "refit": "refit",
     "high_value_top_share": "top_share",
     "high_value_trees": "n_estimators",
 }
@@ -109,7 +112,9 @@ def outputs() -> dict[str, dict[str, pd.DataFrame]]:
     features = _customers(400, seed=0)
     scoring = _customers(200, seed=1).drop(columns=["horizon_spend"])
     return {
-        "ml_segmentation_run": _run(run_segmentation, features.drop(columns=["horizon_spend"])),
+        "ml_segmentation_run": _run(
+            run_segmentation_over_time, features.drop(columns=["horizon_spend"])
+        ),
         "ml_high_value_run": _run(run_high_value, features, scoring),
     }
 
@@ -121,7 +126,7 @@ def fallback_outputs() -> dict[str, dict[str, pd.DataFrame]]:
     nobody_buys = features.assign(horizon_spend=0.0)
     return {
         "ml_segmentation_run": _run(
-            run_segmentation, features.head(1).drop(columns=["horizon_spend"])
+            run_segmentation_over_time, features.head(1).drop(columns=["horizon_spend"])
         ),
         "ml_high_value_run": _run(
             run_high_value, nobody_buys, features.drop(columns=["horizon_spend"])

@@ -162,6 +162,7 @@ def test_report_shows_every_section(full: dict) -> None:
         "RFM segments",
         "High-value customer model",
         "Customer lifetime value",
+        "Segments over time",
     ):
         assert heading in html, heading
     assert ": not available.</strong>" not in html  # every mart is filled
@@ -173,8 +174,9 @@ def test_report_shows_every_section(full: dict) -> None:
     assert f"A random sample of {N_CUSTOMERS:,} of the {N_CUSTOMERS:,} customers" in html
     # static figures are inline PNGs: quarantine, distributions, sizes, k search,
     # PCA variance, dendrogram, outliers, heatmap, RFM grid, ROC, high value by segment,
-    # CLV hold-out validation, CLV by segment
-    assert len(re.findall(r"<img[^>]+src=\"data:image/png;base64,", html)) == 13
+    # CLV hold-out validation, CLV by segment, transitions between the last two runs
+    assert len(re.findall(r"<img[^>]+src=\"data:image/png;base64,", html)) == 14
+    assert "Segment ids this run: " in html and "stayed in their segment" in html
     assert "Reward; early access and referrals." in html  # a suggested action
     assert "ROC AUC" in html and "top 20% of net spend" in html
 
@@ -193,8 +195,8 @@ def test_report_pdf_has_text_and_figures(full: dict) -> None:
         ["pdfimages", "-list", str(pdf)], capture_output=True, text=True, check=True
     ).stdout.splitlines()[2:]  # two header lines, then one per image or alpha mask
     images = [line for line in listed if line.split()[2] == "image"]
-    # the 13 matplotlib figures of the HTML (2 of them CLV) and the PCA scatter's twin
-    assert len(images) == 14, listed
+    # the 14 matplotlib figures of the HTML (2 CLV, 1 transitions) and the PCA scatter's twin
+    assert len(images) == 15, listed
     assert "left out of the PDF" not in text
 
 
@@ -205,7 +207,7 @@ def test_report_renders_in_chromium(full: dict, browser_check) -> None:
     assert len(result["plots"]) == 1
     scatter = result["plots"][0]
     assert scatter["svgs"] > 0 and scatter["traces"] >= N_SEGMENTS
-    assert len(result["images"]) == 13  # 11 + the 2 CLV figures
+    assert len(result["images"]) == 14  # 11 + the 2 CLV figures + the transitions
     assert all(i["naturalWidth"] > 0 for i in result["images"])
     assert shot.stat().st_size > 50_000
 
@@ -248,6 +250,17 @@ def test_dashboard_renders_and_responds(full: dict, browser_check, chromium_exec
     ids = {p["id"] for p in result["plots"]}
     assert ids == {"seg-sizes", "pca-scatter", "seg-profile", "seg-rfm"}
     assert all(p["svgs"] > 0 and p["traces"] > 0 for p in result["plots"])
+
+    html = page_path.read_text(encoding="utf-8")
+    # the fake warehouse plants moves at run 2: the "who moved" block lists them
+    con = open_read_only(full["warehouse"])
+    n_moved = con.execute(
+        "select count(*) from marts.customer_segment_history where valid_from_run_id = 2"
+    ).fetchone()[0]
+    con.close()
+    assert n_moved > 0
+    assert f"{n_moved:,} customers changed segment in run 2" in html
+    assert html.count("<tr><td>") >= min(n_moved, 1)
 
     segments = _segments(full["warehouse"])
     names = [name for _, name, _ in segments]
@@ -358,6 +371,7 @@ def test_empty_ml_marts_are_explained(empty_ml: dict) -> None:
 
     dashboard = empty_ml["dashboard"]
     assert "customers are grouped by RFM segment instead" in dashboard
+    assert "Who moved" in dashboard
     assert "ranks by net revenue" in dashboard
     assert "no customer map" in dashboard
 

@@ -1,14 +1,18 @@
 """Fit K-Means (k chosen over a range), Ward hierarchy, DBSCAN and PCA once and keep
-every output, one column each; the marts read them (see README.md beside this file)."""
+every output, one column each; the marts read them (see README.md beside this file).
+Then match the segments to the last published run's (stable ids) and measure drift
+against its reference (customer_chunks.ml.lifecycle)."""
 
-from customer_chunks.ml.pipeline import run_segmentation
+from customer_chunks.ml.lifecycle import run_segmentation_over_time
 from customer_chunks.ml.settings import optional, required
 from customer_chunks.ml_tables import current_features, log, pack
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    frames = run_segmentation(
+    history = dbt.ref("stg_history__customer_segment_history").df()
+    current = history.loc[history["valid_to_run_id"].isna()]
+    frames = run_segmentation_over_time(
         current_features(dbt.ref("int_customer_features_by_snapshot")),
         segmentation_features=required(
             "segmentation_features", dbt.config.get("segmentation_features"), list
@@ -22,6 +26,14 @@ def model(dbt, session):
             "ml_bootstrap_resamples", dbt.config.get("ml_bootstrap_resamples"), int
         ),
         random_state=required("random_state", dbt.config.get("random_state"), int),
+        max_distance=required(
+            "segment_match_max_distance", dbt.config.get("segment_match_max_distance"), float
+        ),
+        refit=required("refit", dbt.config.get("refit"), str),
+        previous_centroids=dbt.ref("stg_history__segment_centroids").df(),
+        previous_reference=dbt.ref("stg_history__feature_reference").df(),
+        previous_counts=current["segment_id"].value_counts(),
+        max_id_ever=int(history["segment_id"].max()) if len(history) else 0,
         log=log,
     )
     return pack(frames)

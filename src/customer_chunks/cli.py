@@ -89,6 +89,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_score(args: argparse.Namespace) -> int:
+    from customer_chunks.run import score
+
+    as_of = _as_of(args.as_of) if args.as_of else None
+    path = score(_sources(args), Path(args.warehouse), Path(args.out), as_of=as_of)
+    print(f"scores: {path.resolve()}", flush=True)
+    return 0
+
+
 def cmd_load(args: argparse.Namespace) -> int:
     from customer_chunks.load import load_all
 
@@ -222,6 +231,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop `dbt build` after this long (default: %(default).0f)",
     )
     p_run.set_defaults(func=cmd_run)
+
+    p_score = sub.add_parser(
+        "score",
+        help="assign customers to the stored segments in SQL, without refitting",
+        description="Load the inputs into a scratch copy of --warehouse, compute their "
+        "features and assign each customer to the nearest stored segment centre in SQL "
+        "(marts.segment_scores); the warehouse is not changed. Writes --out (Parquet).",
+    )
+    add_inputs(p_score)
+    p_score.add_argument("--as-of", help="reference date (default: the day after the latest order)")
+    p_score.add_argument(
+        "--out",
+        default="output/segment_scores.parquet",
+        help="Parquet file to write (default: %(default)s)",
+    )
+    p_score.set_defaults(func=cmd_score)
 
     p_load = sub.add_parser("load", help="only check and load the inputs into raw.* (for dbt)")
     add_inputs(p_load)

@@ -24,22 +24,26 @@ import json
 import logging
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
 from customer_chunks.errors import BuildError, CustomerChunksError
+from customer_chunks.history import carry_forward, stamp_run
 from customer_chunks.load import load_all
 from customer_chunks.logs import forward_to
-from customer_chunks.project import PACKAGED, project_dir
+from customer_chunks.project import PACKAGED, project_dir, project_vars
 from customer_chunks.sources import TableSource
 
-__all__ = ["DBT_TIMEOUT_S", "DEFAULT_WAREHOUSE", "dbt_build", "project_dir", "run"]
+__all__ = ["DBT_TIMEOUT_S", "DEFAULT_WAREHOUSE", "dbt_build", "project_dir", "run", "score"]
 
 logger = logging.getLogger(__name__)
 
@@ -521,6 +525,8 @@ def _run(sources, warehouse: Path, as_of, dbt_vars: dict, timeout: float) -> Pat
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     building = warehouse.with_name(f".{warehouse.stem}.building{warehouse.suffix}")
     started = time.monotonic()
+    started_at = datetime.now(UTC)
+    seconds: dict[str, float] = {}
     with _only_run(warehouse):
         # a build file left by a run that was killed is stale: we hold the lock
         for stale in (building, _wal(building)):
@@ -530,15 +536,20 @@ def _run(sources, warehouse: Path, as_of, dbt_vars: dict, timeout: float) -> Pat
             logger.info("step 1/3: check and load the inputs")
             try:
                 load_all(building, sources)
+                if as_of:
+                    dbt_vars["as_of"] = as_of
+                all_vars = {name: var.default for name, var in project_vars().items()}
+                run_id = carry_forward(
+                    building, warehouse, sources, {**all_vars, **dbt_vars}, started_at
+                )
             except (duckdb.Error, OSError) as exc:
                 if is_disk_full(exc):
                     raise disk_full_error(
                         "loading the inputs", building.parent, warehouse
                     ) from None
                 raise
-            logger.info("step 1/3 done in %.1f s", time.monotonic() - step)
-            if as_of:
-                dbt_vars["as_of"] = as_of
+            seconds["load"] = time.monotonic() - step
+            logger.info("step 1/3 done in %.1f s", seconds["load"])
             step = time.monotonic()
             logger.info("step 2/3: dbt build (staging, features, RFM, ML, tests)")
             try:
@@ -547,9 +558,21 @@ def _run(sources, warehouse: Path, as_of, dbt_vars: dict, timeout: float) -> Pat
                 if is_disk_full(exc):
                     raise disk_full_error("building", building.parent, warehouse) from None
                 raise
-            logger.info("step 2/3 done in %.1f s", time.monotonic() - step)
+            seconds["dbt_build"] = time.monotonic() - step
+            logger.info("step 2/3 done in %.1f s", seconds["dbt_build"])
             step = time.monotonic()
             logger.info("step 3/3: checkpoint, verify and publish")
+            try:
+                stamp_run(building, run_id, seconds)
+            except (duckdb.Error, OSError) as exc:
+                if is_disk_full(exc):
+                    raise disk_full_error(
+                        "writing the build to disk", building.parent, warehouse
+                    ) from None
+                raise BuildError(
+                    f"could not record the run in marts.run_history ({exc}); the published "
+                    f"warehouse {warehouse} was not changed."
+                ) from None
             publish(building, warehouse, results, dbt_vars.get("as_of"))
             logger.info("step 3/3 done in %.1f s", time.monotonic() - step)
         finally:
@@ -557,3 +580,61 @@ def _run(sources, warehouse: Path, as_of, dbt_vars: dict, timeout: float) -> Pat
                 leftover.unlink(missing_ok=True)
     logger.info("published %s in %.0f s", warehouse, time.monotonic() - started)
     return warehouse
+
+
+# --------------------------------------------------------------------------- score
+
+# The models that turn inputs into features and features into nearest stored centres.
+SCORE_SELECT = (
+    "path:models/staging int_run_parameters int_customer_features_by_snapshot segment_scores"
+)
+
+
+def score(
+    sources: dict[str, TableSource],
+    warehouse: Path,
+    out: Path,
+    as_of: str | None = None,
+    timeout: float = DBT_TIMEOUT_S,
+) -> Path:
+    """Assign the customers of ``sources`` to the stored segments of a published
+    ``warehouse`` in SQL (segment_scores), without refitting and without changing the
+    warehouse: the inputs are loaded into a scratch copy, dbt builds only
+    :data:`SCORE_SELECT` there (no tests: they describe a full build), and ``out``
+    (Parquet: customer_id, stable_segment_id, segment_name, squared_distance) is written.
+    Scales like the SQL feature models: O(input rows)."""
+    warehouse, out = Path(warehouse), Path(out)
+    if not warehouse.is_file():
+        raise CustomerChunksError(
+            f"{warehouse} not found. Fix: run `customer-chunks run` first; score assigns "
+            "customers to the segments of a published warehouse."
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=warehouse.parent) as scratch:
+        copy = Path(scratch) / warehouse.name  # same catalog name: the views refer to it
+        shutil.copyfile(warehouse, copy)
+        load_all(copy, sources)
+        previous = os.environ.get("DBT_EXCLUDE_RESOURCE_TYPES")
+        os.environ["DBT_EXCLUDE_RESOURCE_TYPES"] = "unit_test test"
+        try:
+            dbt_build(copy, {"as_of": as_of} if as_of else {}, select=SCORE_SELECT, timeout=timeout)
+        finally:
+            if previous is None:
+                os.environ.pop("DBT_EXCLUDE_RESOURCE_TYPES", None)
+            else:
+                os.environ["DBT_EXCLUDE_RESOURCE_TYPES"] = previous
+        con = duckdb.connect(str(copy))
+        try:
+            target = str(out).replace("'", "''")
+            con.execute(
+                "copy (select scores.customer_id, scores.stable_segment_id, "
+                "matches.segment_name, scores.squared_distance "
+                "from marts.segment_scores as scores left join marts.segment_matches as matches "
+                "on scores.stable_segment_id = matches.stable_segment_id "
+                f"order by scores.customer_id) to '{target}' (format parquet)"
+            )
+            n = con.execute("select count(*) from marts.segment_scores").fetchone()[0]
+        finally:
+            con.close()
+    logger.info("scored %s customers against %s: %s", f"{n:,}", warehouse, out)
+    return out

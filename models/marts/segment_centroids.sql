@@ -1,0 +1,9 @@
+{#- Columns, types and docs: the contract in _lifecycle__models.yml. -#}
+with
+
+rows as (
+    {{ ml_output(ref('ml_segmentation_run'), 'segment_centroids') }}
+)
+
+select {{ contract_columns() }}
+from rows
