@@ -150,83 +150,75 @@ class Persona:
 
 
 PERSONAS = (
-    # Buys often for years and reads the newsletter.
+    # Buys often for years, in mid-sized baskets, and reads the newsletter.
     Persona(
         "loyal",
-        share=0.14,
-        signup_days_ago=(365, 1095),
-        orders_per_month=2.3,
-        extra_lines_per_order=2.2,
-        browse_sessions_per_month=0.3,
+        share=0.16,
+        signup_days_ago=(500, 1095),
+        orders_per_month=2.2,
+        extra_lines_per_order=1.8,
+        browse_sessions_per_month=0.2,
         email_opt_in=0.85,
-        push_opt_in=0.45,
+        push_opt_in=0.3,
         open_rate=0.45,
         click_rate=0.25,
         unsubscribe_rate=0.001,
         birth_year_mean=1979,
     ),
-    # The broad middle: a purchase every couple of months.
-    Persona(
-        "regular",
-        share=0.22,
-        signup_days_ago=(60, 1095),
-        orders_per_month=0.7,
-        browse_sessions_per_month=0.2,
-        push_opt_in=0.3,
-        open_rate=0.22,
-    ),
     # Few but large baskets of expensive products, bought in quantity: the whales.
     Persona(
         "big_spender",
-        share=0.03,
-        signup_days_ago=(180, 1095),
-        orders_per_month=1.1,
-        extra_lines_per_order=3.0,
-        price_tilt=0.9,
-        quantity_boost=1.8,
+        share=0.06,
+        signup_days_ago=(200, 1095),
+        orders_per_month=0.8,
+        extra_lines_per_order=4.0,
+        price_tilt=2.0,
+        quantity_boost=2.0,
         return_factor=1.3,
-        browse_sessions_per_month=0.4,
+        browse_sessions_per_month=0.2,
         email_opt_in=0.8,
-        push_opt_in=0.4,
+        push_opt_in=0.3,
         open_rate=0.35,
         click_rate=0.25,
         unsubscribe_rate=0.002,
         birth_year_mean=1974,
     ),
-    # Signed up in the last 100 days and still exploring.
+    # Signed up in the last two months and still exploring.
     Persona(
         "new",
-        share=0.10,
-        signup_days_ago=(0, 100),
+        share=0.12,
+        signup_days_ago=(0, 60),
         orders_per_month=1.2,
-        browse_sessions_per_month=0.6,
+        browse_sessions_per_month=0.8,
         email_opt_in=0.8,
         push_opt_in=0.4,
-        open_rate=0.35,
+        open_rate=0.4,
         click_rate=0.2,
         unsubscribe_rate=0.004,
         birth_year_mean=1990,
     ),
-    # Used to buy regularly; stopped 3-9 months ago.
+    # Frequent single-item orders of cheap everyday products, mostly on discount.
     Persona(
-        "lapsing",
-        share=0.15,
+        "bargain_hunter",
+        share=0.16,
         signup_days_ago=(300, 1095),
-        stop_days_ago=(90, 270),
-        orders_per_month=1.0,
-        browse_sessions_per_month=0.2,
-        open_rate=0.15,
-        click_rate=0.1,
-        unsubscribe_rate=0.006,
+        orders_per_month=1.5,
+        extra_lines_per_order=0.3,
+        price_tilt=-1.5,
+        browse_sessions_per_month=0.15,
+        push_opt_in=0.2,
+        open_rate=0.2,
+        click_rate=0.15,
+        birth_year_mean=1983,
     ),
-    # Bought for a while, gone for more than a year, unsubscribes.
+    # Bought often for a while, gone for more than a year, unsubscribes.
     Persona(
         "churned",
         share=0.16,
-        signup_days_ago=(420, 1095),
-        stop_days_ago=(365, 1000),
-        orders_per_month=0.8,
-        extra_lines_per_order=1.5,
+        signup_days_ago=(800, 1095),
+        stop_days_ago=(400, 600),
+        orders_per_month=1.5,
+        extra_lines_per_order=1.2,
         return_factor=1.2,
         browse_sessions_per_month=0.15,
         email_opt_in=0.7,
@@ -235,20 +227,35 @@ PERSONAS = (
         unsubscribe_rate=0.02,
         birth_year_mean=1986,
     ),
-    # A single order shortly after signing up.
+    # A single order shortly after signing up, months or years ago, then silence.
     Persona(
         "one_time",
-        share=0.15,
-        signup_days_ago=(0, 1095),
+        share=0.16,
+        signup_days_ago=(180, 1095),
         orders_per_month=0.0,
         max_orders=1,
         extra_lines_per_order=1.5,
-        browse_sessions_per_month=0.06,
+        browse_sessions_per_month=0.02,
         email_opt_in=0.6,
-        open_rate=0.08,
-        click_rate=0.08,
+        open_rate=0.04,
+        click_rate=0.05,
         unsubscribe_rate=0.01,
         birth_year_mean=1988,
+    ),
+    # Visits the site and opens every campaign, but rarely buys.
+    Persona(
+        "window_shopper",
+        share=0.13,
+        signup_days_ago=(300, 1095),
+        orders_per_month=0.1,
+        max_orders=4,
+        browse_sessions_per_month=0.6,
+        email_opt_in=0.85,
+        push_opt_in=0.2,
+        open_rate=0.7,
+        click_rate=0.3,
+        unsubscribe_rate=0.001,
+        birth_year_mean=1992,
     ),
     # Registered and browses, never bought.
     Persona(
@@ -303,6 +310,11 @@ _HOUR_WEIGHTS = (
 
 _WEB_EVENT_TYPES = ("page_view", "search", "product_view", "wishlist", "add_to_cart", "checkout")
 _TRACKED_ORDER_SHARE = 0.3  # orders that come with a web session (the rest: app, store)
+# Spread of the per-customer order-rate and open-rate multipliers (gamma, mean 1): the
+# coefficient of variation is 1 / sqrt(shape). Wide enough that customers of a persona
+# differ, narrow enough that personas stay apart in the segmentation features.
+_ACTIVITY_SHAPE = 6.0
+_ENGAGEMENT_SHAPE = 8.0
 _CHANNELS = ("email", "sms", "push")
 _CAMPAIGN_EVERY_DAYS = (7.0, 28.0, 14.0)  # per channel
 _CAMPAIGN_REACH = np.array([0.25, 0.6, 0.5])  # share of the opted-in audience targeted
@@ -627,8 +639,8 @@ def _draw_customers(rng: np.random.Generator, n: int) -> _Customers:
         signed_up_at=signed_up,
         first_order_at=first_order,
         active_until=active_until,
-        activity=rng.gamma(2.0, 0.5, n),
-        engagement=rng.gamma(4.0, 0.25, n),
+        activity=rng.gamma(_ACTIVITY_SHAPE, 1 / _ACTIVITY_SHAPE, n),
+        engagement=rng.gamma(_ENGAGEMENT_SHAPE, 1 / _ENGAGEMENT_SHAPE, n),
         favourite_category=_draw_rowwise(rng, _category_cdfs(), persona),
         birth_year=np.clip(np.round(birth_year), 1935, 2007).astype(np.int64),
         gender=gender,
