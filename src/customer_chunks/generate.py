@@ -321,8 +321,8 @@ _TRACKED_ORDER_SHARE = 0.3  # orders that come with a web session (the rest: app
 # Spread of the per-customer order-rate and open-rate multipliers (gamma, mean 1): the
 # coefficient of variation is 1 / sqrt(shape). Wide enough that customers of a persona
 # differ, narrow enough that personas stay apart in the segmentation features.
-_ACTIVITY_SHAPE = 6.0
-_ENGAGEMENT_SHAPE = 8.0
+_ACTIVITY_SHAPE = 10.0
+_ENGAGEMENT_SHAPE = 12.0
 _CHANNELS = ("email", "sms", "push")
 _CAMPAIGN_EVERY_DAYS = (7.0, 28.0, 14.0)  # per channel
 _CAMPAIGN_REACH = np.array([0.25, 0.6, 0.5])  # share of the opted-in audience targeted
