@@ -384,7 +384,7 @@ def generate(
     progress : callable, optional
         Called with a one-line status after each block of customers.
     block_size : int
-        Customers drawn and written at a time (about 0.9M lines per 20,000). Memory
+        Customers drawn and written at a time (about 1M lines per 20,000). Memory
         grows with it; the rows drawn depend on it, so keep it fixed for comparisons.
 
     Returns
@@ -397,13 +397,15 @@ def generate(
 
     Notes
     -----
-    On average a customer has about 45 transaction lines (15 orders), 41 web events and
-    23 engagement events over the three years. Drawing is vectorised with numpy, one
+    On average a customer has about 48 transaction lines (19 orders), 55 web events and
+    29 engagement events over the three years. Drawing is vectorised with numpy, one
     block of customers at a time, and a second thread writes each block while the next
     is drawn. Time therefore grows linearly with ``n_customers`` and memory with
-    ``block_size`` only. Measured on two cores: one million customers (45.6M lines,
-    111M rows in all) take 28 s and 0.5 GB peak RSS as parquet (0.8 GB of files), 40 s
-    and 0.6 GB as csv (6.8 GB of files).
+    ``block_size`` only. Measured on two shared cores: one million customers (48.1M
+    lines, 133M rows in all) take 34-71 s, depending on the load from other work, and
+    0.6 GB peak RSS as parquet (1.0 GB of files). Before the personas were redesigned
+    (45.6M lines, 111M rows) they took 28 s and 0.5 GB as parquet, 40 s and 0.6 GB as
+    csv (6.8 GB of files).
     """
     if file_format not in FILE_FORMATS:
         raise ValueError(f"file_format must be one of {FILE_FORMATS}, got {file_format!r}")
