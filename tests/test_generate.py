@@ -392,30 +392,37 @@ def test_campaign_funnel_and_engaged_customers_open_more(
         """,
     )
     assert sent > 3 * opened > 0 and opened > 3 * clicked > 0
-    active_rate, lapsed_rate = _one(
-        con,
-        """
-        with last_order as (
-            select customer_id, max(ordered_at) as last_ordered_at from clean_lines group by 1
-        ),
-        email as (
-            select
-                e.customer_id,
-                l.last_ordered_at >= '2025-10-01' as is_active,
-                count(*) filter (where e.event_type = 'open') as opens,
-                count(*) filter (where e.event_type = 'sent') as sends
-            from engagement_events as e
-            inner join last_order as l using (customer_id)
-            where e.channel = 'email' and e.occurred_at >= '2025-01-01'
-            group by 1, 2
-        )
-        select
-            sum(opens) filter (where is_active) / sum(sends) filter (where is_active),
-            sum(opens) filter (where not is_active) / sum(sends) filter (where not is_active)
-        from email
-        """,
+    # Open rates follow the persona (window shoppers open most without buying much, so
+    # recent buyers are not simply the best openers) and drop once a customer stops buying.
+    personas = planted_personas(N_CUSTOMERS, SEED, block_size=BLOCK_SIZE)
+    con.register(
+        "planted",
+        pa.table({"customer_id": list(personas), "persona": list(personas.values())}),
     )
-    assert active_rate > 2 * lapsed_rate
+    rows = con.sql(
+        """
+        select
+            p.persona,
+            count(*) filter (where e.event_type = 'open')
+            / count(*) filter (where e.event_type = 'sent') as open_rate
+        from engagement_events as e
+        inner join planted as p using (customer_id)
+        where e.channel = 'email' and e.occurred_at >= '2025-01-01'
+        group by 1
+        """
+    ).fetchall()
+    observed = dict(rows)
+    planted = {p.name: p.open_rate for p in PERSONAS if p.name in observed}
+    names = sorted(planted, key=planted.get)
+    assert len(names) >= 6
+    # every persona opens more than any persona planted at half its rate or less
+    for low in names:
+        for high in names:
+            if planted[high] >= 2 * planted[low]:
+                assert observed[high] > observed[low], (high, low, observed)
+    # churned customers stopped buying before 2025: a quarter of their planted rate
+    assert observed["churned"] < 0.5 * planted["churned"]
+    assert observed["loyal"] > 0.5 * planted["loyal"]  # still buying: the full rate
 
 
 # --------------------------------------------------------------------------- interface
