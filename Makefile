@@ -35,7 +35,7 @@ $(BIN)/.installed-extras-$(EXTRAS): $(BIN)/.installed
 
 install: $(BIN)/.installed-extras-$(EXTRAS)
 
-$(DEMO)/.done-$(CUSTOMERS)-$(SEED): $(BIN)/.installed
+$(DEMO)/.done-$(CUSTOMERS)-$(SEED): $(BIN)/.installed src/customer_chunks/generate.py
 	rm -rf $(DEMO)
 	$(BIN)/customer-chunks generate --customers $(CUSTOMERS) --seed $(SEED) --out $(DEMO)
 	touch $@
