@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from customer_chunks.project import project_dir
+from customer_chunks.project import contract_type, project_dir
 from customer_chunks.sources import TableSource
 
 logger = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ def mart_columns(name: str) -> list[tuple[str, str]]:
     models = yaml.safe_load((project_dir() / _YAML).read_text(encoding="utf-8"))["models"]
     for model in models:
         if model["name"] == name:
-            return [(c["name"], c["data_type"]) for c in model["columns"]]
+            return [(c["name"], contract_type(c["data_type"])) for c in model["columns"]]
     raise KeyError(f"{name} is not declared in {_YAML}")
 
 

@@ -148,3 +148,19 @@ def parse_var(assignment: str, declared: dict[str, ProjectVar] | None = None) ->
             f"Fix: e.g. --var {key}={default}."
         )
     return key, value
+
+
+def contract_type(data_type: object, adapter: str = "duckdb") -> str:
+    """A contract ``data_type`` from the models' YAML as dbt renders it on ``adapter``.
+
+    Types spelled differently per engine are written in the YAML as Jinja (the
+    ``&string_type`` / ``&double_type`` anchors in models/marts/_marts__models.yml, e.g.
+    ``{{ 'string' if target.type == 'spark' else 'varchar' }}``); Python readers of the
+    contracts (the lifecycle history copy, the test fixture) render them here.
+    """
+    text = str(data_type)
+    if "{{" in text:
+        import jinja2
+
+        text = jinja2.Template(text).render(target={"type": adapter})
+    return text.strip().lower()
