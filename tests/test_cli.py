@@ -147,3 +147,22 @@ def test_readme_vars_table_matches_dbt_project_yml():
             continue
         shown = "null" if default is None else str(default).lower()
         assert rows[name].split(" ", 1)[0].lower() == shown, (name, rows[name], default)
+
+
+def test_a_bug_is_one_error_line_with_the_trace_on_disk(tmp_path, monkeypatch, capsys):
+    """An exception that is not an input or build error (a bug) still prints one line,
+    not a traceback, and keeps the trace in logs/ for the report."""
+
+    def broken(_args):
+        raise ZeroDivisionError("division by zero inside the pipeline")
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cli, "cmd_generate", broken)
+    code = cli.main(["generate", "--customers", "10", "--out", str(tmp_path / "d")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 3
+    assert len(err) == 1, err
+    assert err[0].startswith("error: unexpected ZeroDivisionError in `customer-chunks generate`")
+    trace = tmp_path / "logs" / "customer-chunks-error.log"
+    assert str(trace) in err[0]
+    assert "Traceback" in trace.read_text() and "inside the pipeline" in trace.read_text()

@@ -294,6 +294,22 @@ def _terminated(signum, frame) -> None:
     raise KeyboardInterrupt  # unwinds like Ctrl-C: children killed, build file removed
 
 
+def _save_trace() -> Path:
+    """Write the current exception's traceback to logs/customer-chunks-error.log."""
+    import traceback
+
+    path = Path("logs") / "customer-chunks-error.log"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(traceback.format_exc(), encoding="utf-8")
+    except OSError:  # read-only folder: the temp dir instead
+        import tempfile
+
+        path = Path(tempfile.gettempdir()) / "customer-chunks-error.log"
+        path.write_text(traceback.format_exc(), encoding="utf-8")
+    return path.resolve()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -309,6 +325,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted; the published warehouse was not changed.", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - a bug: one line for the user, the trace on disk
+        trace = _save_trace()
+        first = " ".join(str(exc).split())[:300]
+        print(
+            f"error: unexpected {type(exc).__name__} in `customer-chunks {args.command}`: {first} "
+            f"(a bug, not your input; the published warehouse was not changed). "
+            f"Fix: report it with the trace in {trace}.",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 3
     logger.info("%s done in %.1f s", args.command, time.monotonic() - started)
     return code
 
