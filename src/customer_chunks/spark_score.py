@@ -2,10 +2,13 @@
 
 dbt Python models do not run on open-source Spark, so on a Spark target the ML step is a
 Spark job: read the feature table, fit on a sample collected to the driver, broadcast the
-fitted model and assign every customer with ``mapInPandas``. The fitted model is the same
-one the DuckDB path fits (:class:`~customer_chunks.ml.features.FeaturePreprocessor`, then
-:func:`~customer_chunks.ml.kmeans.fit_kmeans`, segments ordered by mean monetary), so with
-the same fit the assignments are the same (``tests/test_engines_spark_score.py``).
+fitted model and assign every customer with ``mapInPandas``. The model is fitted by the
+same steps as the DuckDB path's K-Means (``customer_chunks.ml.pipeline.run_segmentation``:
+:class:`~customer_chunks.ml.features.FeaturePreprocessor` on the segmentation features, the
+Ward tree on micro-clusters, :func:`~customer_chunks.ml.kmeans.select_k` where K-Means and
+Ward agree, :func:`~customer_chunks.ml.kmeans.fit_kmeans` started from the Ward means,
+segments ordered by mean monetary), so on the same sample the assignments are the same:
+``tests/ml/test_engines_spark_score.py`` compares them and fails when the two drift.
 
 Run it with spark-submit on the cluster that holds the dbt-built tables::
 
@@ -26,8 +29,15 @@ import numpy as np
 import pandas as pd
 
 from customer_chunks.ml.features import FeaturePreprocessor, column_as_float
-from customer_chunks.ml.kmeans import fit_kmeans, select_k
+from customer_chunks.ml.hierarchical import WardHierarchy
+from customer_chunks.ml.kmeans import (
+    SEARCH_SILHOUETTE_SAMPLE_SIZE,
+    fit_kmeans,
+    select_k,
+    ward_centres,
+)
 from customer_chunks.ml.segments import order_segments
+from customer_chunks.ml.validation import SILHOUETTE_SAMPLE_SIZE
 
 logger = logging.getLogger(__name__)
 
@@ -60,18 +70,28 @@ class Segmenter:
 def fit_segmenter(
     sample: pd.DataFrame,
     *,
+    segmentation_features: list[str],
     k_min: int,
     k_max: int,
     force_k: int | None,
     sample_size: int,
     random_state: int,
+    n_micro_clusters: int = 200,
 ) -> Segmenter:
-    """Fit on ``sample`` (customer features, one row per customer) as run_segmentation
-    does: rows sorted by customer_id, FeaturePreprocessor, k chosen by select_k (or
-    ``force_k``), fit_kmeans, segments ordered by mean monetary. O(sample) memory."""
+    """Fit on ``sample`` (customer features, one row per customer) by the K-Means steps
+    of run_segmentation: rows sorted by customer_id, FeaturePreprocessor on
+    ``segmentation_features``, the Ward tree on micro-clusters, k by select_k (or
+    ``force_k``), fit_kmeans from the Ward means, segments ordered by mean monetary.
+    O(sample) memory."""
     frame = sample.sort_values("customer_id", kind="stable").reset_index(drop=True)
-    preprocessor = FeaturePreprocessor().fit(frame)
+    preprocessor = FeaturePreprocessor(features=list(segmentation_features)).fit(frame)
     X = preprocessor.transform(frame)
+    hierarchy = WardHierarchy(
+        n_clusters=None,
+        n_micro_clusters=n_micro_clusters,
+        sample_size=sample_size,
+        random_state=random_state,
+    ).fit(X)
     _, k = select_k(
         X,
         k_min=k_min,
@@ -79,8 +99,10 @@ def fit_segmenter(
         sample_size=sample_size,
         random_state=random_state,
         force_k=force_k,
+        silhouette_sample_size=min(SILHOUETTE_SAMPLE_SIZE, SEARCH_SILHOUETTE_SAMPLE_SIZE),
+        hierarchy_cut=hierarchy.cut,
     )
-    kmeans = fit_kmeans(X, k, random_state=random_state)
+    kmeans = fit_kmeans(X, k, random_state=random_state, init=ward_centres(X, hierarchy.cut(k), k))
     ordered = order_segments(kmeans.labels_, column_as_float(frame, "monetary"))
     segment_of_label = np.zeros(kmeans.n_clusters_, dtype=np.int64)
     segment_of_label[kmeans.labels_] = ordered
@@ -105,6 +127,7 @@ def score(
     *,
     features_table: str,
     output_table: str,
+    segmentation_features: list[str],
     k_min: int,
     k_max: int,
     force_k: int | None,
@@ -121,6 +144,7 @@ def score(
     logger.info("fitting on %d of %d customers", len(sample), n)
     segmenter = fit_segmenter(
         sample,
+        segmentation_features=segmentation_features,
         k_min=k_min,
         k_max=k_max,
         force_k=force_k,
@@ -160,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         spark,
         features_table=args.features_table,
         output_table=args.output_table,
+        segmentation_features=defaults["segmentation_features"],
         k_min=args.k_min,
         k_max=args.k_max,
         force_k=args.k,

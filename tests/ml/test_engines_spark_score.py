@@ -16,6 +16,7 @@ import pytest
 from customer_chunks.ml.pipeline import run_segmentation
 from customer_chunks.spark_score import Segmenter, assign_in_spark, fit_segmenter
 
+from ml_helpers import segmentation_settings
 from synthetic import make_customer_features
 
 K = 4
@@ -48,11 +49,20 @@ def spark(tmp_path_factory):
 @pytest.mark.slow
 def test_spark_segments_equal_the_duckdb_path_for_the_same_fit(spark):
     features = make_customer_features(1500, random_state=SEED).drop(columns=["true_group"])
-    expected = run_segmentation(
-        features, force_k=K, n_bootstrap=2, random_state=SEED, log=lambda _message: None
-    )["customer_segments"]
+    settings = segmentation_settings(
+        k_min=2, k_max=6, force_k=K, sample_size=20_000, n_bootstrap=2, random_state=SEED
+    )
+    expected = run_segmentation(features, **settings, log=lambda _message: None)[
+        "customer_segments"
+    ]
     segmenter = fit_segmenter(
-        features, k_min=2, k_max=6, force_k=K, sample_size=20_000, random_state=SEED
+        features,
+        segmentation_features=settings["segmentation_features"],
+        k_min=2,
+        k_max=6,
+        force_k=K,
+        sample_size=20_000,
+        random_state=SEED,
     )
     # several partitions, so the broadcast model is used by more than one task
     frame = spark.createDataFrame(features).repartition(3)
@@ -70,7 +80,13 @@ def test_segmenter_orders_segments_by_mean_monetary():
     """Segment 1 has the highest mean monetary (no Spark needed)."""
     features = make_customer_features(800, random_state=1).drop(columns=["true_group"])
     segmenter = fit_segmenter(
-        features, k_min=2, k_max=5, force_k=3, sample_size=20_000, random_state=SEED
+        features,
+        segmentation_features=segmentation_settings()["segmentation_features"],
+        k_min=2,
+        k_max=5,
+        force_k=3,
+        sample_size=20_000,
+        random_state=SEED,
     )
     assert isinstance(segmenter, Segmenter)
     assigned = segmenter.assign(features)
@@ -100,6 +116,7 @@ def test_spark_score_reads_the_feature_table_and_writes_every_current_customer(s
         spark,
         features_table="intermediate.features_for_score",
         output_table="ml.spark_customer_segments",
+        segmentation_features=segmentation_settings()["segmentation_features"],
         k_min=2,
         k_max=4,
         force_k=3,
