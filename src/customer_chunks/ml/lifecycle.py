@@ -154,8 +154,8 @@ def lifecycle_outputs(
         nearest = score_customers(frame, outputs["preprocessing"], centroids)[
             "stable_segment_id"
         ].to_numpy()
-    else:
-        nearest = stable
+    else:  # a fallback without fitted centres: nothing to be nearest to
+        nearest = pd.array([None] * len(stable), dtype="Int64")
     assignments = pd.DataFrame(
         {
             "customer_id": segments["customer_id"].to_numpy(),
