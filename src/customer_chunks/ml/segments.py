@@ -15,9 +15,10 @@ matching rule wins:
 ====  ===========================================  =========================
 rule  condition                                    name
 ====  ===========================================  =========================
-1     high engagement, low purchase conversion     Engaged Browsers
-      (cart-to-purchase rate) or low frequency,
-      monetary not high
+1     high engagement or web visits, low purchase  Engaged Browsers
+      conversion (cart-to-purchase rate) or low
+      frequency, monetary not high, and not set
+      apart more by low tenure
 2     high monetary, high frequency, recency not   Champions
       high
 3     high monetary, high recency                  At-Risk High Spenders
@@ -25,8 +26,8 @@ rule  condition                                    name
       not high                                     Buyers
 5     high monetary                                Big Spenders
 6     low order value, further from the mean than  Frequent Small-Basket
-      frequency is, recency not high               Buyers (Small-Basket
-                                                   Buyers when frequency is
+      frequency (and than tenure when tenure is    Buyers (Small-Basket
+      low), recency not high                       Buyers when frequency is
                                                    not high)
 7     high frequency, recency not high             Loyal Regulars
 8     high recency, low frequency or low monetary  Lost (Lapsed one-time buyers
@@ -275,7 +276,17 @@ def name_segment(
     engagement = _engagement(z)
     order_value = _z(z, "avg_order_value")
     conversion = _z(z, "cart_to_purchase_rate")
-    if engagement >= HIGH and (conversion <= LOW or frequency <= LOW) and monetary < HIGH:
+    browsing = max(engagement, _z(z, "web_sessions_90d"))
+    # how strongly "joined recently" sets the segment apart (0 unless tenure is low): an
+    # archetype rule fires only when its own feature sets the segment apart at least as
+    # much, so new customers (few orders, small first baskets) stay New Customers
+    newness = -tenure if tenure <= LOW else 0.0
+    if (
+        browsing >= HIGH
+        and browsing >= newness
+        and (conversion <= LOW or frequency <= LOW)
+        and monetary < HIGH
+    ):
         name = "Engaged Browsers"
     elif monetary >= HIGH and frequency >= HIGH and recency < HIGH:
         name = "Champions"
@@ -285,7 +296,7 @@ def name_segment(
         name = "Big-Ticket Occasional Buyers"
     elif monetary >= HIGH:
         name = "Big Spenders"
-    elif order_value <= LOW and -order_value >= abs(frequency) and recency < HIGH:
+    elif order_value <= LOW and -order_value >= max(abs(frequency), newness) and recency < HIGH:
         name = "Frequent Small-Basket Buyers" if frequency >= HIGH else "Small-Basket Buyers"
     elif frequency >= HIGH and recency < HIGH:
         name = "Loyal Regulars"
