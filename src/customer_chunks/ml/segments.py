@@ -21,9 +21,10 @@ rule  condition                                    name
       apart more by low tenure
 2     high monetary, high frequency, recency not   Champions
       high
-3     high monetary, high recency                  At-Risk High Spenders
-4     high order value, low frequency, recency     Big-Ticket Occasional
-      not high                                     Buyers
+3     high order value, low frequency, order      Big-Ticket Occasional
+      value further from the mean than recency     Buyers
+      (and than tenure when tenure is low)
+4     high monetary, high recency                  At-Risk High Spenders
 5     high monetary                                Big Spenders
 6     low order value, further from the mean than  Frequent Small-Basket
       frequency (and than tenure when tenure is    Buyers (Small-Basket
@@ -290,10 +291,11 @@ def name_segment(
         name = "Engaged Browsers"
     elif monetary >= HIGH and frequency >= HIGH and recency < HIGH:
         name = "Champions"
+    elif order_value >= HIGH and frequency <= LOW and order_value >= max(recency, newness):
+        # rare buyers go long between orders: recency only wins when it differs more
+        name = "Big-Ticket Occasional Buyers"
     elif monetary >= HIGH and recency >= HIGH:
         name = "At-Risk High Spenders"
-    elif order_value >= HIGH and frequency <= LOW and recency < HIGH:
-        name = "Big-Ticket Occasional Buyers"
     elif monetary >= HIGH:
         name = "Big Spenders"
     elif order_value <= LOW and -order_value >= max(abs(frequency), newness) and recency < HIGH:
