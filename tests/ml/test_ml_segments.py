@@ -118,3 +118,137 @@ def test_same_names_are_qualified_by_what_differs() -> None:
     )
     assert len(set(four)) == 4
     assert four[1] == "Lost (middle spend, longer-standing)"
+
+
+# Ordinary customers, and one archetype per frame: (name it must get, its feature centres,
+# the features its description must quote). Chosen so that the RFM-like rules alone would
+# misname the first four (Lost, Loyal Regulars, Lost or Big Spenders, Engaged Browsers).
+CORE = {
+    "recency_days": 60.0,
+    "frequency": 8.0,
+    "avg_order_value": 60.0,
+    "tenure_days": 700.0,
+    "engagement_score": 30.0,
+    "cart_to_purchase_rate": 0.6,
+    "web_sessions_90d": 3.0,
+}
+ARCHETYPES = {
+    "window_shoppers": (
+        "Engaged Browsers",
+        {
+            "recency_days": 250,
+            "frequency": 1.5,
+            "engagement_score": 70,
+            "cart_to_purchase_rate": 0.15,
+            "web_sessions_90d": 15,
+        },
+        {"cart_to_purchase_rate", "engagement_score", "web_sessions_90d"},
+    ),
+    "small_basket_regulars": (
+        "Frequent Small-Basket Buyers",
+        {"recency_days": 15, "frequency": 20, "avg_order_value": 8},
+        {"avg_order_value"},
+    ),
+    "big_ticket_rare": (
+        "Big-Ticket Occasional Buyers",
+        {"recency_days": 80, "frequency": 1.5, "avg_order_value": 900},
+        {"avg_order_value"},
+    ),
+    "engaged_newcomers": (
+        "New Customers",
+        {
+            "recency_days": 10,
+            "frequency": 1.2,
+            "avg_order_value": 40,
+            "tenure_days": 15,
+            "engagement_score": 60,
+            "web_sessions_90d": 8,
+        },
+        {"tenure_days"},
+    ),
+    "champions": (
+        "Champions",
+        {"recency_days": 5, "frequency": 40, "avg_order_value": 90, "engagement_score": 60},
+        {"frequency", "monetary", "gross_revenue"},
+    ),
+    "dormant_big_spenders": (
+        "At-Risk High Spenders",
+        {"recency_days": 600, "frequency": 25, "avg_order_value": 120, "engagement_score": 3},
+        {"recency_days", "monetary", "gross_revenue", "engagement_score"},
+    ),
+    "lapsed_one_time": (
+        "Lapsed one-time buyers",
+        {"recency_days": 700, "frequency": 1.0, "avg_order_value": 40, "engagement_score": 5},
+        {"recency_days", "frequency"},
+    ),
+}
+
+
+def archetype_frame(centres: dict[str, float], n_core: int = 500, n: int = 100) -> pd.DataFrame:
+    """``n_core`` ordinary customers then ``n`` of the archetype, with 20% log-normal noise."""
+    rng = np.random.default_rng(7)
+    rows = {}
+    for feature, core in CORE.items():
+        centre = np.r_[np.full(n_core, core), np.full(n, centres.get(feature, core))]
+        rows[feature] = centre * rng.lognormal(0.0, 0.2, centre.size)
+    rows["frequency"] = np.maximum(1.0, np.round(rows["frequency"]))
+    rows["cart_to_purchase_rate"] = np.clip(rows["cart_to_purchase_rate"], 0, 1)
+    rows["monetary"] = rows["gross_revenue"] = rows["frequency"] * rows["avg_order_value"]
+    return pd.DataFrame({"customer_id": np.arange(n_core + n).astype(str), **rows})
+
+
+@pytest.mark.parametrize("archetype", list(ARCHETYPES))
+def test_each_archetype_is_named_for_what_sets_it_apart(archetype: str) -> None:
+    expected, centres, quoted = ARCHETYPES[archetype]
+    frame = archetype_frame(centres)
+    labels = np.r_[np.full(500, 1), np.full(100, 2)]
+    profile = profile_segments(frame, labels, "kmeans").set_index("segment_id")
+    assert profile.loc[2, "segment_name"] == expected
+    description = profile.loc[2, "description"]
+    listed = description.split("Sets it apart: ")[1].split(", ")
+    assert len(listed) == 3
+    # the description quotes a feature the name rests on, with the segment's mean
+    assert {item.split(" ")[0] for item in listed} & quoted, description
+    assert profile["segment_name"].is_unique
+    assert not profile["segment_name"].str.contains(r"\d").any()
+
+
+def test_all_archetypes_together_get_distinct_unnumbered_names() -> None:
+    frames, labels = [], []
+    rng_order = list(ARCHETYPES)
+    frames.append(archetype_frame({}, n_core=500, n=0))
+    labels.append(np.full(500, 0))
+    for position, archetype in enumerate(rng_order, start=1):
+        frames.append(archetype_frame(ARCHETYPES[archetype][1], n_core=0, n=100))
+        labels.append(np.full(100, position))
+    frame = pd.concat(frames, ignore_index=True)
+    frame["customer_id"] = np.arange(len(frame)).astype(str)
+    profile = profile_segments(frame, np.concatenate(labels), "kmeans")
+    names = profile["segment_name"].tolist()
+    assert len(set(names)) == len(names)
+    assert not any(char.isdigit() for name in names for char in name)
+
+
+def test_archetype_rules_yield_to_stronger_differences() -> None:
+    # engaged and rarely buying, but what sets them apart most is that they just joined
+    assert name_segment({"engagement_score": 0.8, "frequency": -0.7, "tenure_days": -1.9})[0] == (
+        "New Customers"
+    )
+    assert name_segment({"engagement_score": 1.3, "cart_to_purchase_rate": -1.8})[0] == (
+        "Engaged Browsers"
+    )
+    # web visits alone count as browsing
+    assert name_segment({"web_sessions_90d": 1.5, "frequency": -0.9})[0] == "Engaged Browsers"
+    # small baskets bought often: named for the baskets only when they differ more than
+    # the order count does
+    assert name_segment({"avg_order_value": -1.3, "frequency": 0.8})[0] == (
+        "Frequent Small-Basket Buyers"
+    )
+    assert name_segment({"avg_order_value": -0.6, "frequency": 1.4})[0] == "Loyal Regulars"
+    assert name_segment({"avg_order_value": 1.8, "frequency": -0.7})[0] == (
+        "Big-Ticket Occasional Buyers"
+    )
+    # the classic names still apply where they fit
+    assert name_segment({"avg_order_value": 2.0, "monetary": 1.3, "frequency": 0.2})[0] == (
+        "Big Spenders"
+    )

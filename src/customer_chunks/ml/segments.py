@@ -15,22 +15,39 @@ matching rule wins:
 ====  ===========================================  =========================
 rule  condition                                    name
 ====  ===========================================  =========================
-1     high monetary, high frequency, recency not   Champions
+1     high engagement or web visits, low purchase  Engaged Browsers
+      conversion (cart-to-purchase rate) or low
+      frequency, monetary not high, and not set
+      apart more by low tenure
+2     high monetary, high frequency, recency not   Champions
       high
-2     high monetary, high recency                  At-Risk High Spenders
-3     high monetary                                Big Spenders
-4     high frequency, recency not high             Loyal Regulars
-5     high recency, low frequency or low monetary  Lost (Lapsed one-time buyers
+3     high order value, low frequency, order      Big-Ticket Occasional
+      value further from the mean than recency     Buyers
+      (and than tenure when tenure is low)
+4     high monetary, high recency                  At-Risk High Spenders
+5     high monetary                                Big Spenders
+6     low order value, further from the mean than  Frequent Small-Basket
+      frequency (and than tenure when tenure is    Buyers (Small-Basket
+      low), recency not high                       Buyers when frequency is
+                                                   not high)
+7     high frequency, recency not high             Loyal Regulars
+8     high recency, low frequency or low monetary  Lost (Lapsed one-time buyers
                                                    when the mean frequency is at
                                                    most 1.2 orders)
-6     high recency                                 Lapsing
-7     low tenure                                   New Customers
-8     high return rate                             Frequent Returners
-9     high engagement                              Engaged Browsers
-10    low engagement, low monetary                 Disengaged Low Spenders
-11    low recency                                  Recent Promising
-12    anything else                                Core Customers
+9     high recency                                 Lapsing
+10    low tenure                                   New Customers
+11    high return rate                             Frequent Returners
+12    high engagement                              Engaged Browsers
+13    low engagement, low monetary                 Disengaged Low Spenders
+14    low recency                                  Recent Promising
+15    anything else                                Core Customers
 ====  ===========================================  =========================
+
+Rules are ordered by specificity: the archetypes that look at engagement, conversion
+and order value come before the RFM-like rules they would otherwise fall into, so a
+segment is named for the features that set it apart most. Engaged visitors who rarely
+buy are long "inactive" as buyers, and small-basket regulars buy often, but neither
+recency nor frequency is what distinguishes them.
 
 Recency is days since the last purchase, so "high recency" means long inactive.
 Engagement is the z of ``engagement_score`` when present, else the mean z of email open
@@ -86,6 +103,18 @@ _RULES: dict[str, tuple[str, str]] = {
         "Buy often and recently, with ordinary spend.",
         "Cross-sell adjacent categories; offer a membership or subscription.",
     ),
+    "Big-Ticket Occasional Buyers": (
+        "Buy rarely, but each order is large.",
+        "Time offers to their purchase cycle; recommend premium and complementary items.",
+    ),
+    "Frequent Small-Basket Buyers": (
+        "Buy often, in small orders.",
+        "Raise basket size: bundles, free-shipping thresholds and volume offers.",
+    ),
+    "Small-Basket Buyers": (
+        "Place small orders.",
+        "Raise basket size: bundles, free-shipping thresholds and add-on recommendations.",
+    ),
     "Lost": (
         "Long inactive, and bought rarely or spent little.",
         "Low-cost reactivation only; suppress from paid media if there is no response.",
@@ -107,7 +136,7 @@ _RULES: dict[str, tuple[str, str]] = {
         "Review return reasons and size or fit guidance; check margin before promoting.",
     ),
     "Engaged Browsers": (
-        "Engage with email and the website more than their spend suggests.",
+        "Engage with email and the website more than their purchases suggest.",
         "Convert interest: cart reminders, personalised recommendations, a first-order incentive.",
     ),
     "Disengaged Low Spenders": (
@@ -246,12 +275,31 @@ def name_segment(
     tenure = _z(z, "tenure_days")
     returns = _z(z, "return_rate")
     engagement = _engagement(z)
-    if monetary >= HIGH and frequency >= HIGH and recency < HIGH:
+    order_value = _z(z, "avg_order_value")
+    conversion = _z(z, "cart_to_purchase_rate")
+    browsing = max(engagement, _z(z, "web_sessions_90d"))
+    # how strongly "joined recently" sets the segment apart (0 unless tenure is low): an
+    # archetype rule fires only when its own feature sets the segment apart at least as
+    # much, so new customers (few orders, small first baskets) stay New Customers
+    newness = -tenure if tenure <= LOW else 0.0
+    if (
+        browsing >= HIGH
+        and browsing >= newness
+        and (conversion <= LOW or frequency <= LOW)
+        and monetary < HIGH
+    ):
+        name = "Engaged Browsers"
+    elif monetary >= HIGH and frequency >= HIGH and recency < HIGH:
         name = "Champions"
+    elif order_value >= HIGH and frequency <= LOW and order_value >= max(recency, newness):
+        # rare buyers go long between orders: recency only wins when it differs more
+        name = "Big-Ticket Occasional Buyers"
     elif monetary >= HIGH and recency >= HIGH:
         name = "At-Risk High Spenders"
     elif monetary >= HIGH:
         name = "Big Spenders"
+    elif order_value <= LOW and -order_value >= max(abs(frequency), newness) and recency < HIGH:
+        name = "Frequent Small-Basket Buyers" if frequency >= HIGH else "Small-Basket Buyers"
     elif frequency >= HIGH and recency < HIGH:
         name = "Loyal Regulars"
     elif recency >= HIGH and (frequency <= LOW or monetary <= LOW):
