@@ -17,7 +17,7 @@
         {%- set columns = history_columns(name) -%}
     select
         {%- for column in columns %}
-        cast(null as {{ column.data_type }}) as {{ column.name }}{{ "," if not loop.last }}
+        cast(null as {{ history_data_type(column.data_type) }}) as {{ column.name }}{{ "," if not loop.last }}
         {%- endfor %}
     where 1 = 0
     {%- endif -%}
@@ -39,4 +39,21 @@
         ) }}
     {%- endif -%}
     {{ return(columns) }}
+{%- endmacro %}
+
+{#- A column's data_type from the YAML for the cast above. Types spelled differently per
+    engine are written there as Jinja (the &string_type / &double_type anchors); a source's
+    column data_type reaches the graph unrendered, so map those to the adapter's types. -#}
+{% macro history_data_type(data_type) -%}
+    {%- if '{{' not in data_type -%}
+        {{ return(data_type) }}
+    {%- elif "'string'" in data_type -%}
+        {{ return(dbt.type_string()) }}
+    {%- elif "'double'" in data_type -%}
+        {{ return(type_double()) }}
+    {%- endif -%}
+    {{ exceptions.raise_compiler_error(
+        "history_table: cannot read the data_type " ~ data_type
+        ~ ". Fix: use a plain type or one of the &string_type / &double_type anchors."
+    ) }}
 {%- endmacro %}
