@@ -37,12 +37,22 @@ if __package__ in (None, ""):  # run as `python bench/run_bench.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.measure import MIB, RunResult, run_measured, wait_for_idle  # noqa: E402
-from bench.stages import EXPORTS, LOAD, PIPELINE_STAGES, StageTracker  # noqa: E402
+from bench.stages import (  # noqa: E402
+    EXPORTS,
+    LOAD,
+    PIPELINE_STAGES,
+    StageTracker,
+    read_dbt_nodes,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 CACHE = BENCH / "cache"
 RESULTS = BENCH / "results"
+# Where `customer-chunks run` has dbt write run_results.json and manifest.json when it
+# runs from a checkout (customer_chunks.run: DBT_TARGET_PATH = <project>/target).
+# read_dbt_nodes checks that the file is the run's own, so a wrong place shows as a note.
+DBT_TARGET = ROOT / "target"
 BIN = Path(sys.executable).parent
 TABLES = ("transactions", "customers", "web_events", "engagement_events")
 GIB = 1024**3
@@ -136,8 +146,6 @@ class Progress:
     def line(self, elapsed: float, text: str) -> None:
         if self.tracker is not None:
             self.tracker.line(elapsed, text)
-        if " START " in text or re.search(r" PASS .*\[PASS in [01]\.\d+s\]$", text):
-            return  # dbt's start lines and quick tests: in the log file, not on screen
         self.last = elapsed
         say(f"[{self.prefix} {elapsed:7.1f}s] {text.strip()}")
 
@@ -158,6 +166,7 @@ def measured(
     args: argparse.Namespace,
     tracker: StageTracker | None = None,
     timeout: float | None = None,
+    dbt_target: Path | None = None,
 ) -> RunResult:
     progress = Progress(prefix, tracker)
     (CACHE / "logs").mkdir(parents=True, exist_ok=True)
@@ -175,7 +184,13 @@ def measured(
         log_path=CACHE / "logs" / f"{log_name}.log",
     )
     if tracker is not None:
-        tracker.finish(result.seconds)
+        nodes = None
+        if dbt_target is not None:
+            nodes, why = read_dbt_nodes(dbt_target, result.started_at)
+            if why:
+                tracker.notes.append(why)
+                say(f"[{prefix}] no per-node split: {why}")
+        tracker.finish(result.seconds, nodes)
     state = "ok" if result.ok else f"{result.status}: {result.detail}"
     say(
         f"[{prefix}] {state}; {result.seconds:.1f} s, peak tree memory "
@@ -204,6 +219,7 @@ def steps_of(result: RunResult, who: str) -> list[dict]:
     tracker = StageTracker(first_stage=who)
     for elapsed, text in result.lines:
         tracker.line(elapsed, text)
+    tracker.finish(result.seconds)
     return tracker.step_table()
 
 
@@ -246,7 +262,9 @@ def bench_size(n: int, args: argparse.Namespace) -> dict:
     warehouse = CACHE / f"{n}.duckdb"
     tracker = StageTracker(first_stage=LOAD)
     command = [BIN / "customer-chunks", "run", "--data", folder, "--warehouse", warehouse]
-    run = measured(command, f"{name} run", f"{n}-run", args, tracker, args.pipeline_timeout)
+    run = measured(
+        command, f"{name} run", f"{n}-run", args, tracker, args.pipeline_timeout, DBT_TARGET
+    )
     customers_segmented = None
     for _, text in run.lines:
         if match := re.search(r"segmentation of ([\d,]+) customers", text):
@@ -258,6 +276,7 @@ def bench_size(n: int, args: argparse.Namespace) -> dict:
     out["pipeline"] = {
         **summary(run),
         "loaded": tracker.loaded,
+        "stage_notes": tracker.notes,
         "stages": stages,
         "ml_steps": ml_steps,
         "dbt_nodes": nodes,
