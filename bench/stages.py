@@ -328,6 +328,7 @@ def _node_dict(node: Node) -> dict:
         "name": node.name,
         "kind": node.kind,
         "stage": node.stage,
+        "started": None if node.started is None else round(node.started, 2),
         "seconds": None if node.seconds is None else round(node.seconds, 2),
         "reported_seconds": node.reported_seconds,
         "peak_mib": round(node.peak_rss / MIB, 1),
