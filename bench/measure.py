@@ -57,6 +57,7 @@ class RunResult:
     other_cpu_seconds: float = 0.0
     load_average_before: float = 0.0
     detail: str = ""
+    started_at: float = 0.0  # wall clock (time.time()) when the child was started
     lines: list[tuple[float, str]] = field(default_factory=list)
 
     @property
@@ -168,6 +169,7 @@ def run_measured(
         load_before = float(handle.read().split()[0])
     busy_before = busy_cpu_seconds()
     started = time.perf_counter()
+    started_at = time.time()  # to place the child's own timestamps on our clock
     proc = subprocess.Popen(
         command,
         cwd=cwd,
@@ -257,4 +259,5 @@ def run_measured(
         load_average_before=load_before,
         detail=detail,
         lines=lines,
+        started_at=started_at,
     )

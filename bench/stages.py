@@ -1,66 +1,73 @@
-"""Follow a run's output line by line and split its wall time and memory into stages.
+"""Split a run's wall time and memory into stages, dbt nodes and ML steps.
 
-The time between two consecutive stage changes goes to the stage that was current, so
-the stages of a run add up to its wall time exactly. Each memory sample goes to the
-stage current when it was taken, so a stage's peak is the highest tree RSS seen while
-it ran. Stage changes come from lines the tools already print:
+Two sources, read after the run (memory samples are kept with their times meanwhile):
 
-* ``customer-chunks run``: ``loaded <table>: ... (x s)`` while checking and loading,
-  ``dbt build (vars ...)``, then dbt's ``N of M START <node>`` / ``N of M OK|PASS ...
-  [OK in x s]`` lines (one dbt thread, so nodes run one after another), the ML progress
-  lines ``[customer_chunks.ml] <step>: <rows> rows ...`` / ``..., done in x s`` printed
-  by the dbt Python models, ``Finished running ...`` and ``published ...``;
-* the reference scripts in this folder print ``[notebook] <step>: <rows> rows ...`` /
-  ``..., done in x s`` lines in the same format.
+* **dbt's own record of each node**: ``target/run_results.json`` gives every node's
+  compile start and execute end (UTC), ``target/manifest.json`` its resource type,
+  schema, language and materialisation. The run uses one dbt thread, so nodes run one
+  after another; the time between one node's end and the next one's start is dbt's
+  bookkeeping. Exposures are no-op nodes and count as bookkeeping.
+* **the run's output lines**, with the time each arrived: ``loaded <table>: ... (x s)``
+  while checking and loading, ``dbt build (vars ...)`` (dbt starts), ``step 3/3: ...``
+  (checkpoint, verify and publish), the ML steps' ``[customer_chunks.ml] <step>: <rows>
+  rows ...`` / ``..., done in x s`` lines (the reference scripts here print
+  ``[notebook] ...`` / ``[floor] ...`` the same way) and the exports'
+  ``marts.<table> -> <target>: <rows> rows in x s`` lines.
+
+The stage changes form one timeline from 0 to the run's wall time, and each interval
+goes to the stage current in it, so the stages add up to the wall time exactly. A
+stage's (node's, step's) peak memory is the highest sample taken while it ran, or the
+last sample before it started when it was shorter than the sampling interval.
 """
 
 from __future__ import annotations
 
+import bisect
+import json
 import re
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
 
 MIB = 1024 * 1024
 
 LOAD = "input checks and loading"
 DBT_START = "dbt start-up (parse, compile)"
+DBT_UNSPLIT = "dbt build (no per-node results from dbt)"
 SEEDS = "dbt seeds"
-STAGING = "SQL staging views"
+STAGING = "SQL staging (input checks, repeats, typed views)"
 FEATURES = "SQL features (intermediate tables)"
 ML_SEGMENTATION = "ML segmentation (ml_segmentation_run)"
 ML_HIGH_VALUE = "ML high-value model (ml_high_value_run)"
-ML_UNPACK = "ML outputs unpacked (12 small Python models)"
 CLV = "CLV (summary SQL, BG/NBD + Gamma-Gamma fit, scoring, CLV marts)"
 MARTS = "marts (SQL tables)"
 TESTS = "dbt data and unit tests"
-DBT_OVERHEAD = "dbt between nodes (bookkeeping, docs)"
-WRAP_UP = "dbt wrap-up and publish"
-EXPORTS = "exports (Parquet + Tableau Hyper)"
+DBT_OVERHEAD = "dbt between nodes (bookkeeping, exposures)"
 OTHER = "other dbt nodes"
+DBT_WRAP_UP = "dbt wrap-up (after the last node)"
+PUBLISH = "checkpoint, verify and publish"
+EXPORTS = "exports (Parquet + Tableau Hyper)"
 
 PIPELINE_STAGES = [
     LOAD,
     DBT_START,
+    DBT_UNSPLIT,
     SEEDS,
     STAGING,
     FEATURES,
     ML_SEGMENTATION,
     ML_HIGH_VALUE,
-    ML_UNPACK,
     CLV,
     MARTS,
     TESTS,
     DBT_OVERHEAD,
     OTHER,
-    WRAP_UP,
+    DBT_WRAP_UP,
+    PUBLISH,
     EXPORTS,
 ]
 
-_NODE_START = re.compile(r"\b(?P<index>\d+) of (?P<total>\d+) START (?P<what>.*?)[\s.]*\[RUN\]$")
-_NODE_END = re.compile(
-    r"\b(?P<index>\d+) of (?P<total>\d+) (?P<result>OK|PASS|WARN|FAIL|ERROR|SKIP)\b.*?"
-    r"\[(?P<status>[^\]]*?)(?: in (?P<seconds>[\d.]+)s)?\]$"
-)
 _LOADED = re.compile(r"^loaded (?P<table>\w+): (?P<rows>[\d,]+) rows .*\((?P<seconds>[\d.]+) s\)$")
 _STEP_START = re.compile(r"\[(?P<who>[\w.]+)\] (?P<step>.+?): (?P<rows>[\d,]+) rows \.\.\.$")
 _STEP_END = re.compile(
@@ -70,6 +77,9 @@ _EXPORTED = re.compile(
     r"^marts\.(?P<table>\S+) -> (?P<target>[\w ]+?): (?P<rows>[\d,]+) rows in "
     r"(?P<seconds>[\d.]+) s"
 )
+_DBT_NODE = re.compile(r"^dbt (?P<index>\d+)/(?P<total>\d+) (?P<what>.+)$")
+# The CLI's own clock in front of each line: "HH:MM:SS " (ML lines are indented after it).
+_CLOCK = re.compile(r"^\d\d:\d\d:\d\d\s+")
 
 
 def _is_clv_model(model: str) -> bool:
@@ -78,55 +88,95 @@ def _is_clv_model(model: str) -> bool:
     return "clv" in model.split("_") or model == "customer_lifetime_value"
 
 
-def classify_node(what: str) -> tuple[str, str, str]:
-    """(stage, kind, name) of a dbt node from the text after START."""
-    words = what.split()
-    if what.startswith("seed file"):
-        return SEEDS, "seed", words[-1]
-    if what.startswith("test "):
-        return TESTS, "test", words[-1]
-    if what.startswith("unit_test "):
-        return TESTS, "unit_test", words[-1]
-    if " model " in what:
-        name = words[-1]
-        language = words[0]
-        kind = f"{language} {words[1]} model"
-        schema = name.split(".", 1)[0]
-        if _is_clv_model(name.split(".", 1)[-1]):
+def classify(unique_id: str, manifest_node: dict | None) -> tuple[str, str, str]:
+    """(stage, kind, name) of the dbt node ``unique_id`` from its manifest entry."""
+    resource = unique_id.split(".", 1)[0]
+    node = manifest_node or {}
+    bare = node.get("name") or unique_id.rsplit(".", 1)[-1]
+    if resource == "seed":
+        return SEEDS, "seed", f"{node.get('schema', '?')}.{bare}"
+    if resource in ("test", "unit_test"):
+        return TESTS, resource, bare
+    if resource == "exposure":
+        return DBT_OVERHEAD, "exposure", bare
+    if resource == "model":
+        config = node.get("config") or {}
+        kind = f"{node.get('language', '?')} {config.get('materialized', '?')} model"
+        schema = node.get("schema", "?")
+        name = f"{schema}.{bare}"
+        if _is_clv_model(bare):
             return CLV, kind, name
-        if schema == "staging":
-            return STAGING, kind, name
-        if schema == "intermediate":
-            return FEATURES, kind, name
-        if schema == "ml":
-            if name.endswith("ml_segmentation_run"):
-                return ML_SEGMENTATION, kind, name
-            if name.endswith("ml_high_value_run"):
-                return ML_HIGH_VALUE, kind, name
-            return ML_UNPACK, kind, name
-        if schema == "marts":
-            return MARTS, kind, name
-    return OTHER, words[0] if words else "?", words[-1] if words else what
+        if bare == "ml_segmentation_run":
+            return ML_SEGMENTATION, kind, name
+        if bare == "ml_high_value_run":
+            return ML_HIGH_VALUE, kind, name
+        stage = {"staging": STAGING, "intermediate": FEATURES, "marts": MARTS}.get(schema)
+        if stage is not None:
+            return stage, kind, name
+        return OTHER, kind, name
+    return OTHER, resource, bare
 
 
 @dataclass
 class Node:
-    """One dbt node (model, seed or test) or one ML / reference step."""
+    """One dbt node (model, seed, test, ...) or one ML / reference step."""
 
     name: str
     kind: str
     stage: str
-    started: float
-    seconds: float | None = None  # our clock, START line to result line
-    reported_seconds: float | None = None  # what the tool printed
+    started: float | None  # seconds since the run started (our clock)
+    ended: float | None = None
+    reported_seconds: float | None = None  # what the tool itself measured
     peak_rss: int = 0
     rows: int | None = None
     result: str | None = None
 
+    @property
+    def seconds(self) -> float | None:
+        if self.started is None or self.ended is None:
+            return None
+        return self.ended - self.started
+
+
+def _epoch(timestamp: str) -> float:
+    return datetime.fromisoformat(timestamp).timestamp()
+
+
+def read_dbt_nodes(target: Path, started_at: float) -> tuple[list[Node], str | None]:
+    """The dbt nodes of the run that started at ``started_at`` (wall clock, seconds since
+    the epoch) from ``target/run_results.json`` and ``target/manifest.json``, timed on
+    the run's clock (seconds since ``started_at``). Returns (nodes, None), or ([], why)
+    when there is no record of this run (a file missing, or left by an earlier run)."""
+    try:
+        results = json.loads((target / "run_results.json").read_text(encoding="utf-8"))
+        manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return [], f"no dbt results to read ({exc})"
+    invoked = results.get("metadata", {}).get("invocation_started_at")
+    if not invoked or _epoch(invoked) < started_at:
+        return [], f"{target / 'run_results.json'} is from an earlier run (started {invoked})"
+    known = {**manifest.get("nodes", {}), **manifest.get("unit_tests", {})}
+    known.update(manifest.get("exposures", {}))
+    nodes = []
+    for result in results.get("results", []):
+        unique_id = result["unique_id"]
+        stage, kind, name = classify(unique_id, known.get(unique_id))
+        timing = {t["name"]: t for t in result.get("timing") or []}
+        first = timing.get("compile") or timing.get("execute")
+        last = timing.get("execute") or timing.get("compile")
+        node = Node(name=name, kind=kind, stage=stage, started=None, result=result["status"])
+        if first and last and first.get("started_at") and last.get("completed_at"):
+            node.started = _epoch(first["started_at"]) - started_at
+            node.ended = _epoch(last["completed_at"]) - started_at
+        node.reported_seconds = round(float(result.get("execution_time") or 0.0), 3)
+        nodes.append(node)
+    return nodes, None
+
 
 @dataclass
 class StageTracker:
-    """Attribute wall time and RSS samples of one run to stages (thread-safe)."""
+    """Collect one run's output lines and memory samples (thread-safe), then split it
+    into stages with :meth:`finish`."""
 
     first_stage: str
     seconds: dict[str, float] = field(default_factory=dict)
@@ -135,110 +185,111 @@ class StageTracker:
     steps: list[Node] = field(default_factory=list)
     loaded: dict[str, dict] = field(default_factory=dict)
     exported: dict[str, dict] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
-        self._stage = self.first_stage
-        self._since = 0.0
-        self._open_nodes: dict[int, Node] = {}
+        self._marks: list[tuple[float, str]] = [(0.0, self.first_stage)]
         self._open_steps: dict[str, Node] = {}
-        self._last_rss = 0  # latest sample: the starting peak of a stage, node or step
-
-    # ------------------------------------------------------------------ state
+        self._sample_times: list[float] = []
+        self._sample_rss: list[int] = []
+        self._where = self.first_stage
 
     @property
     def stage(self) -> str:
-        return self._stage
+        """Where the run is, as far as its lines tell (for progress messages)."""
+        return self._where
 
-    def switch(self, elapsed: float, stage: str) -> None:
-        with self._lock:
-            self._switch(elapsed, stage)
-
-    def _switch(self, elapsed: float, stage: str) -> None:
-        if stage == self._stage:
-            return
-        self.seconds[self._stage] = self.seconds.get(self._stage, 0.0) + elapsed - self._since
-        self._stage, self._since = stage, elapsed
-        self.peaks[stage] = max(self.peaks.get(stage, 0), self._last_rss)
-
-    def finish(self, elapsed: float) -> None:
-        """Close the current stage at ``elapsed`` (the run's wall time)."""
-        with self._lock:
-            self.seconds[self._stage] = self.seconds.get(self._stage, 0.0) + elapsed - self._since
-            self._since = elapsed
+    # ------------------------------------------------------------------ while it runs
 
     def sample(self, elapsed: float, rss: int) -> None:
         with self._lock:
-            self._last_rss = rss
-            self.peaks[self._stage] = max(self.peaks.get(self._stage, 0), rss)
-            for node in self._open_nodes.values():
-                node.peak_rss = max(node.peak_rss, rss)
-            for step in self._open_steps.values():
-                step.peak_rss = max(step.peak_rss, rss)
-
-    # ------------------------------------------------------------------ parsing
+            self._sample_times.append(elapsed)
+            self._sample_rss.append(rss)
 
     def line(self, elapsed: float, text: str) -> None:
-        """Update the stages from one output line of the run."""
-        stripped = text.strip()
+        """Take one output line of the run."""
+        message = _CLOCK.sub("", text.strip())
         with self._lock:
-            self._line(elapsed, stripped)
+            self._line(elapsed, message)
 
-    def _line(self, elapsed: float, text: str) -> None:
-        # dbt lines arrive as "HH:MM:SS  <message>" (indented by the CLI).
-        message = re.sub(r"^\d\d:\d\d:\d\d\s+", "", text)
+    def _line(self, elapsed: float, message: str) -> None:
         if match := _LOADED.match(message):
             self.loaded[match["table"]] = {
                 "rows": int(match["rows"].replace(",", "")),
                 "seconds": float(match["seconds"]),
             }
-            return
-        if message.startswith("dbt build (vars"):
-            self._switch(elapsed, DBT_START)
-            return
-        if match := _NODE_START.search(message):
-            stage, kind, name = classify_node(match["what"])
-            node = Node(name=name, kind=kind, stage=stage, started=elapsed)
-            node.peak_rss = self._last_rss
-            self._open_nodes[int(match["index"])] = node
-            self.nodes.append(node)
-            self._switch(elapsed, stage)
-            return
-        if match := _NODE_END.search(message):
-            node = self._open_nodes.pop(int(match["index"]), None)
-            if node is not None:
-                node.seconds = elapsed - node.started
-                node.result = match["result"]
-                if match["seconds"]:
-                    node.reported_seconds = float(match["seconds"])
-            if not self._open_nodes:
-                self._switch(elapsed, DBT_OVERHEAD)
-            return
-        if match := _STEP_END.search(message):
+        elif message.startswith("dbt build (vars"):
+            self._marks.append((elapsed, DBT_START))
+            self._where = "dbt build"
+        elif message.startswith("step 3/3"):
+            self._marks.append((elapsed, PUBLISH))
+            self._where = PUBLISH
+        elif match := _DBT_NODE.match(message):
+            self._where = f"dbt, {match['index']}/{match['total']} {match['what']}"
+        elif match := _STEP_END.search(message):
             step = self._open_steps.pop(match["step"], None)
             if step is None:
-                step = Node(match["step"], match["who"], self._stage, elapsed)
+                step = Node(match["step"], match["who"], "", started=None)
                 self.steps.append(step)
-            step.seconds = elapsed - step.started
+            step.ended = elapsed
             step.reported_seconds = float(match["seconds"])
             step.rows = int(match["rows"].replace(",", ""))
-            return
-        if match := _STEP_START.search(message):
-            step = Node(match["step"], match["who"], self._stage, elapsed)
+        elif match := _STEP_START.search(message):
+            step = Node(match["step"], match["who"], "", started=elapsed)
             step.rows = int(match["rows"].replace(",", ""))
-            step.peak_rss = self._last_rss
             self._open_steps[match["step"]] = step
             self.steps.append(step)
-            return
-        if message.startswith("Finished running"):
-            self._switch(elapsed, WRAP_UP)
-            return
-        if match := _EXPORTED.match(message):
+        elif match := _EXPORTED.match(message):
             target = match["target"].split()[0]
             entry = self.exported.setdefault(target, {"tables": 0, "rows": 0, "seconds": 0.0})
             entry["tables"] += 1
             entry["rows"] += int(match["rows"].replace(",", ""))
             entry["seconds"] += float(match["seconds"])
+
+    # ------------------------------------------------------------------ after it ran
+
+    def finish(self, elapsed: float, dbt_nodes: list[Node] | None = None) -> None:
+        """Split the run (``elapsed`` = its wall time) into stages, with ``dbt_nodes``
+        (from :func:`read_dbt_nodes`) placing every dbt node on the run's clock."""
+        with self._lock:
+            marks = list(self._marks)
+            self.nodes = list(dbt_nodes or [])
+            timed = sorted((n for n in self.nodes if n.started is not None), key=_start)
+            dbt_started = any(stage == DBT_START for _, stage in marks)
+            if dbt_started and not timed:
+                marks = [(t, DBT_UNSPLIT if s == DBT_START else s) for t, s in marks]
+            for node in timed:
+                marks.append((node.started, node.stage))
+                marks.append((node.ended, DBT_OVERHEAD))
+            if timed:
+                marks.append((max(n.ended for n in timed), DBT_WRAP_UP))
+            # Stable sort: at equal times the later mark (a node's start after the
+            # previous node's end) wins.
+            marks.sort(key=lambda mark: mark[0])
+            seconds: dict[str, float] = {}
+            peaks: dict[str, int] = {}
+            for (start, stage), (end, _) in zip(marks, marks[1:] + [(elapsed, "")], strict=True):
+                start, end = min(max(start, 0.0), elapsed), min(max(end, 0.0), elapsed)
+                if end <= start:
+                    continue
+                seconds[stage] = seconds.get(stage, 0.0) + end - start
+                peaks[stage] = max(peaks.get(stage, 0), self._peak(start, end))
+            self.seconds, self.peaks = seconds, peaks
+            for node in self.nodes:
+                if node.started is not None:
+                    node.peak_rss = self._peak(node.started, node.ended)
+            for step in self.steps:
+                if step.started is not None:
+                    step.stage = _stage_at(marks, step.started)
+                    step.peak_rss = self._peak(step.started, step.ended or elapsed)
+
+    def _peak(self, start: float, end: float) -> int:
+        """Highest sample in [start, end], or the last one before start."""
+        lo = bisect.bisect_left(self._sample_times, start)
+        hi = bisect.bisect_right(self._sample_times, end)
+        window = self._sample_rss[max(lo - 1, 0) : hi] if self._sample_rss else []
+        return max(window, default=0)
 
     # ------------------------------------------------------------------ results
 
@@ -262,11 +313,22 @@ class StageTracker:
         return [_node_dict(s) for s in self.steps]
 
 
+def _start(node: Node) -> float:
+    return node.started if node.started is not None else 0.0
+
+
+def _stage_at(marks: list[tuple[float, str]], when: float) -> str:
+    """The stage current at ``when`` on a sorted timeline of marks."""
+    index = bisect.bisect_right([t for t, _ in marks], when) - 1
+    return marks[max(index, 0)][1]
+
+
 def _node_dict(node: Node) -> dict:
     return {
         "name": node.name,
         "kind": node.kind,
         "stage": node.stage,
+        "started": None if node.started is None else round(node.started, 2),
         "seconds": None if node.seconds is None else round(node.seconds, 2),
         "reported_seconds": node.reported_seconds,
         "peak_mib": round(node.peak_rss / MIB, 1),
