@@ -33,6 +33,7 @@ from fixtures.mart_contracts import (
     sql_refs,
 )
 
+from customer_chunks.contract import CONTRACT
 from customer_chunks.ml.features import FEATURE_COLUMNS
 from customer_chunks.ml.lifecycle import run_segmentation_over_time
 from customer_chunks.ml.pipeline import run_high_value
@@ -277,3 +278,11 @@ def test_report_feature_lists_name_dim_customers_columns() -> None:
     columns = set(mart_schema("dim_customers").column_names)
     named = set(common.LABELS) | {name for name, _ in common.KEY_FEATURES} | common.HEAVY_TAILED
     assert sorted(named - columns) == []
+
+
+def test_sql_input_tables_are_the_contract_tables() -> None:
+    """macros/input_tables.sql lists the tables the SQL unions over; the contract is
+    their home, so a table added there and not here would be silently left out."""
+    text = (ROOT / "macros" / "input_tables.sql").read_text(encoding="utf-8")
+    listed = re.findall(r"'(\w+)'", re.search(r"return\(\[(.*?)\]\)", text).group(1))
+    assert listed == list(CONTRACT)
