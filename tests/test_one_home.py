@@ -286,3 +286,39 @@ def test_sql_input_tables_are_the_contract_tables() -> None:
     text = (ROOT / "macros" / "input_tables.sql").read_text(encoding="utf-8")
     listed = re.findall(r"'(\w+)'", re.search(r"return\(\[(.*?)\]\)", text).group(1))
     assert listed == list(CONTRACT)
+
+
+def test_report_profiles_take_the_stable_ids_of_dim_customers(tmp_path: Path) -> None:
+    """dim_customers.segment_id is the stable id, segment_profiles this fit's id: the
+    report's profile table reads them through the same mapping, and keeps the fit's ids
+    (is_stable_id False) when a fitted segment is not exactly one stable segment."""
+    common = _report_common()
+    path = build_fake_warehouse(tmp_path / "fake.duckdb", n_customers=200, seed=2)
+    con = duckdb.connect(str(path))
+    # a later run: the same groups under other stable ids and names than the fit's
+    con.execute(
+        "update marts.dim_customers set segment_id = 10 + kmeans_segment_id, "
+        "segment_name = 'kept name ' || kmeans_segment_id"
+    )
+    con.close()
+    wh = common.Warehouse(path)
+    try:
+        profiles, use = common.chosen_profiles(wh, "kmeans")
+        assert use == "kmeans" and profiles["is_stable_id"].all()
+        fit = wh.df("select segment_id from marts.segment_profiles where algorithm = 'kmeans'")
+        assert sorted(profiles["segment_id"]) == sorted(10 + fit["segment_id"])
+        assert (
+            profiles["segment_name"] == "kept name " + (profiles["segment_id"] - 10).astype(str)
+        ).all()
+    finally:
+        wh.close()
+    con = duckdb.connect(str(path))
+    con.execute("update marts.dim_customers set segment_id = 1 where kmeans_segment_id <= 2")
+    con.close()
+    wh = common.Warehouse(path)
+    try:
+        profiles, _ = common.chosen_profiles(wh, "kmeans")
+        assert not profiles["is_stable_id"].any()
+        assert sorted(profiles["segment_id"]) == sorted(fit["segment_id"])
+    finally:
+        wh.close()

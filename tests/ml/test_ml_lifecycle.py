@@ -128,6 +128,49 @@ def test_identical_input_gives_identical_ids_and_no_moves():
     assert (second["drift"]["psi"] == 0).all()
 
 
+def test_a_refit_that_numbers_its_segments_otherwise_keeps_the_stable_ids_and_names():
+    """The fit numbers segments by revenue, so the same groups can come back under other
+    ids; the stable id and name (what dim_customers.segment_id/segment_name show) must not
+    change. The second fit's ids and names are permuted here on purpose."""
+    frames, _ = runs(moves=())
+    first = _run(frames[0], None)
+    settings = segmentation_settings(
+        segmentation_features=FEATURES, force_k=4, n_bootstrap=0, recommended="kmeans"
+    )
+    refit = run_segmentation(frames[0], **settings, log=Recorder())
+    segments = refit["customer_segments"]
+    ids = sorted(segments["segment_id"].unique())
+    permutation = dict(zip(ids, ids[::-1], strict=True))  # 1 <-> 4, 2 <-> 3
+    segments = segments.assign(
+        segment_id=segments["segment_id"].map(permutation),
+        segment_name="renamed " + segments["segment_id"].map(permutation).astype(str),
+    )
+    refit["customer_segments"] = segments
+    second = lifecycle_outputs(
+        frames[0],
+        refit,
+        segmentation_features=FEATURES,
+        max_distance=MAX_DISTANCE,
+        previous_centroids=first["segment_centroids"],
+        previous_reference=first["feature_reference"],
+        previous_counts=first["segment_assignments"]["stable_segment_id"].value_counts(),
+        max_id_ever=int(first["segment_matches"]["stable_segment_id"].max()),
+    )
+    # the fit's ids did change for every customer ...
+    fit = segments.set_index("customer_id")["segment_id"].sort_index()
+    assert (fit != _stable_by_customer(first).sort_index()).all()
+    # ... the stable ids and names did not
+    pd.testing.assert_series_equal(_stable_by_customer(first), _stable_by_customer(second))
+    matches = second["segment_matches"]
+    assert set(matches["match_status"]) == {"matched"}
+    names_before = first["segment_matches"].set_index("stable_segment_id")["segment_name"]
+    names_after = matches.set_index("stable_segment_id")["segment_name"]
+    pd.testing.assert_series_equal(names_after.sort_index(), names_before.sort_index())
+    # and segment_matches records which fit id each stable id came from
+    pairs = dict(zip(matches["segment_id"], matches["stable_segment_id"], strict=True))
+    assert pairs == {permutation[i]: i for i in ids}
+
+
 def test_a_vanished_group_is_retired_and_a_new_group_gets_a_new_id():
     frames, _ = runs(moves=((3, 0, 200),))  # every customer of persona 3 leaves it
     first = _run(frames[0], None)

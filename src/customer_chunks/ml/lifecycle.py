@@ -287,8 +287,9 @@ def run_segmentation_over_time(
     or when :func:`refit_needed` finds a feature whose PSI against the last fit is major,
     else score). A run that scores assigns every customer to the nearest stored centre
     and keeps ids, names, centres and drift reference of the last fit; the descriptive
-    marts (profiles, validation, PCA, dim_customers.segment_id) still come from a fit of
-    this run's data at the last run's k (or ``force_k``)."""
+    marts (profiles, validation, PCA, dim_customers' kmeans/hierarchical ids) still come
+    from a fit of this run's data at the last run's k (or ``force_k``).
+    ``dim_customers.segment_id`` is the stable id of ``segment_assignments``."""
     refit_now = refit_needed(refit, features, previous_centroids, previous_reference)
     k_used = force_k
     if not refit_now:
