@@ -13,6 +13,7 @@ They read YAML and SQL text and run the ML pipeline on a few hundred customers: 
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import inspect
 import re
@@ -37,28 +38,23 @@ from customer_chunks.contract import CONTRACT
 from customer_chunks.ml.features import FEATURE_COLUMNS
 from customer_chunks.ml.lifecycle import run_segmentation_over_time
 from customer_chunks.ml.pipeline import run_high_value
+from customer_chunks.ml.settings import SegmentationSettings
 from customer_chunks.ml_tables import pack
 
 ML_DIR = ROOT / "python_models" / "ml"
 # The package function behind each run model (python_models/ml/*_run.py).
 RUNS = {"ml_segmentation_run": run_segmentation_over_time, "ml_high_value_run": run_high_value}
 _ML_OUTPUT = re.compile(r"""ml_output\(\s*ref\(\s*'(\w+)'\s*\)\s*,\s*'(\w+)'\s*\)""")
-# The package argument each dbt var reaches through the run models' config.
+# The package argument each dbt var reaches through the run models' config, besides the
+# segmentation fit's vars (SegmentationSettings, whose fields are named as the vars).
 VAR_ARGUMENTS = {
-    "segmentation_features": "segmentation_features",
-    "k_min": "k_min",
-    "k_max": "k_max",
-    "force_k": "force_k",
-    "recommended_algorithm": "recommended",
-    "ml_sample_size": "sample_size",
-    "ml_bootstrap_resamples": "n_bootstrap",
-    "random_state": "random_state",
     "segment_match_max_distance": "max_distance",
     "refit": "refit",
     "high_value_top_share": "top_share",
     "high_value_trees": "n_estimators",
+    "random_state": "random_state",
 }
-FAST = {"sample_size": 300, "n_bootstrap": 2, "bootstrap_sample_size": 200, "n_estimators": 10}
+FAST = {"ml_sample_size": 300, "ml_bootstrap_resamples": 2, "n_estimators": 10}
 
 
 def _run(function, *frames: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -67,13 +63,18 @@ def _run(function, *frames: pd.DataFrame) -> dict[str, pd.DataFrame]:
     with (ROOT / "dbt_project.yml").open(encoding="utf-8") as handle:
         variables = yaml.safe_load(handle)["vars"]
     accepted = inspect.signature(function).parameters
-    settings = {
+    arguments = {
         argument: variables[var]
         for var, argument in VAR_ARGUMENTS.items()
         if var in variables and argument in accepted
     }
-    settings.update({key: value for key, value in FAST.items() if key in accepted})
-    return function(*frames, **settings, log=lambda _: None)
+    arguments.update({key: value for key, value in FAST.items() if key in accepted})
+    settings = ()
+    if "settings" in accepted:
+        fit = SegmentationSettings.from_vars(variables)
+        fields = {field.name for field in dataclasses.fields(fit)}
+        settings = (dataclasses.replace(fit, **{k: v for k, v in FAST.items() if k in fields}),)
+    return function(*frames, *settings, **arguments, log=lambda _: None)
 
 
 def _customers(n: int, seed: int) -> pd.DataFrame:

@@ -16,14 +16,17 @@ from customer_chunks.ml.pipeline import run_segmentation
 from ml_helpers import Recorder, segmentation_settings
 
 MAX_DISTANCE = 1.0  # the test's own threshold; the project's lives in dbt_project.yml
+SETTINGS = segmentation_settings(
+    segmentation_features=FEATURES,
+    force_k=4,
+    ml_bootstrap_resamples=0,
+    recommended_algorithm="kmeans",
+)
 
 
 def _run(frame: pd.DataFrame, previous: dict | None) -> dict:
     """One run: segmentation, then the lifecycle outputs against ``previous``."""
-    settings = segmentation_settings(
-        segmentation_features=FEATURES, force_k=4, n_bootstrap=0, recommended="kmeans"
-    )
-    outputs = run_segmentation(frame, **settings, log=Recorder())
+    outputs = run_segmentation(frame, SETTINGS, log=Recorder())
     kwargs = {}
     if previous is not None:
         counts = previous["segment_assignments"]["stable_segment_id"].value_counts()
@@ -134,10 +137,7 @@ def test_a_refit_that_numbers_its_segments_otherwise_keeps_the_stable_ids_and_na
     change. The second fit's ids and names are permuted here on purpose."""
     frames, _ = runs(moves=())
     first = _run(frames[0], None)
-    settings = segmentation_settings(
-        segmentation_features=FEATURES, force_k=4, n_bootstrap=0, recommended="kmeans"
-    )
-    refit = run_segmentation(frames[0], **settings, log=Recorder())
+    refit = run_segmentation(frames[0], SETTINGS, log=Recorder())
     segments = refit["customer_segments"]
     ids = sorted(segments["segment_id"].unique())
     permutation = dict(zip(ids, ids[::-1], strict=True))  # 1 <-> 4, 2 <-> 3
@@ -273,10 +273,7 @@ def test_runs_that_score_keep_every_id_and_move_exactly_the_planted_customers():
     results = [_run(frames[0], None)]
     for frame in frames[1:]:
         previous = results[-1]
-        settings = segmentation_settings(
-            segmentation_features=FEATURES, force_k=4, n_bootstrap=0, recommended="kmeans"
-        )
-        outputs = run_segmentation(frame, **settings, log=Recorder())
+        outputs = run_segmentation(frame, SETTINGS, log=Recorder())
         outputs.update(
             lifecycle_outputs(
                 frame,
