@@ -24,9 +24,8 @@ SETTINGS = segmentation_settings(
 )
 
 
-def _run(frame: pd.DataFrame, previous: dict | None) -> dict:
-    """One run: segmentation, then the lifecycle outputs against ``previous``."""
-    outputs = run_segmentation(frame, SETTINGS, log=Recorder())
+def _lifecycle(frame: pd.DataFrame, outputs: dict, previous: dict | None, **options) -> dict:
+    """The lifecycle outputs of a segmentation's ``outputs`` against run ``previous``."""
     kwargs = {}
     if previous is not None:
         counts = previous["segment_assignments"]["stable_segment_id"].value_counts()
@@ -36,11 +35,20 @@ def _run(frame: pd.DataFrame, previous: dict | None) -> dict:
             "previous_counts": counts,
             "max_id_ever": int(previous["segment_matches"]["stable_segment_id"].max()),
         }
-    outputs.update(
-        lifecycle_outputs(
-            frame, outputs, segmentation_features=FEATURES, max_distance=MAX_DISTANCE, **kwargs
-        )
+    return lifecycle_outputs(
+        frame,
+        outputs,
+        segmentation_features=FEATURES,
+        max_distance=MAX_DISTANCE,
+        **kwargs,
+        **options,
     )
+
+
+def _run(frame: pd.DataFrame, previous: dict | None) -> dict:
+    """One run: segmentation, then the lifecycle outputs against ``previous``."""
+    outputs = run_segmentation(frame, SETTINGS, log=Recorder())
+    outputs.update(_lifecycle(frame, outputs, previous))
     return outputs
 
 
@@ -146,16 +154,7 @@ def test_a_refit_that_numbers_its_segments_otherwise_keeps_the_stable_ids_and_na
         segment_name="renamed " + segments["segment_id"].map(permutation).astype(str),
     )
     refit["customer_segments"] = segments
-    second = lifecycle_outputs(
-        frames[0],
-        refit,
-        segmentation_features=FEATURES,
-        max_distance=MAX_DISTANCE,
-        previous_centroids=first["segment_centroids"],
-        previous_reference=first["feature_reference"],
-        previous_counts=first["segment_assignments"]["stable_segment_id"].value_counts(),
-        max_id_ever=int(first["segment_matches"]["stable_segment_id"].max()),
-    )
+    second = _lifecycle(frames[0], refit, first)
     # the fit's ids did change for every customer ...
     fit = segments.set_index("customer_id")["segment_id"].sort_index()
     assert (fit != _stable_by_customer(first).sort_index()).all()
@@ -274,18 +273,7 @@ def test_runs_that_score_keep_every_id_and_move_exactly_the_planted_customers():
     for frame in frames[1:]:
         previous = results[-1]
         outputs = run_segmentation(frame, SETTINGS, log=Recorder())
-        outputs.update(
-            lifecycle_outputs(
-                frame,
-                outputs,
-                segmentation_features=FEATURES,
-                max_distance=MAX_DISTANCE,
-                previous_centroids=previous["segment_centroids"],
-                previous_reference=previous["feature_reference"],
-                previous_counts=previous["segment_assignments"]["stable_segment_id"].value_counts(),
-                score_only=True,
-            )
-        )
+        outputs.update(_lifecycle(frame, outputs, previous, score_only=True))
         results.append(outputs)
     for i, moves in enumerate(planted):
         before, after = _stable_by_customer(results[i]), _stable_by_customer(results[i + 1])
