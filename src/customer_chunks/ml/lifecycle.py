@@ -287,10 +287,10 @@ def run_segmentation_over_time(
     from a fit of this run's data at the last run's k (or ``force_k``).
     ``dim_customers.segment_id`` is the stable id of ``segment_assignments``."""
     refit_now = refit_needed(refit, features, previous_centroids, previous_reference)
-    if not refit_now and settings.force_k is None:
-        k_used = int(previous_centroids["stable_segment_id"].nunique())
-        settings = dataclasses.replace(settings, force_k=k_used)
     if not refit_now:
+        if settings.force_k is None:  # the last fit's k
+            k_used = int(previous_centroids["stable_segment_id"].nunique())
+            settings = dataclasses.replace(settings, force_k=k_used)
         log(f"segmentation: refit={refit}: scoring against the last fit (k={settings.force_k})")
     frames = run_segmentation(features, settings, log=log)
     frames.update(
