@@ -187,6 +187,49 @@ def chosen_algorithm(validation: pd.DataFrame) -> str | None:
     return str(chosen.iloc[0]) if len(chosen) else None
 
 
+# The column of dim_customers holding each algorithm's own (this fit's) segment ids.
+FIT_ID_COLUMNS = {
+    "kmeans": "kmeans_segment_id",
+    "hierarchical": "hierarchical_segment_id",
+    "dbscan": "dbscan_cluster_id",
+}
+
+
+def chosen_profiles(wh: Warehouse, algorithm: str | None) -> tuple[pd.DataFrame, str | None]:
+    """``segment_profiles`` of ``algorithm`` (the first one present when it has none) and
+    the algorithm used, with ``segment_id``/``segment_name`` read as in dim_customers.
+
+    The profiles describe this run's fit, whose ids are not the stable ids of
+    ``dim_customers.segment_id``. When each fitted segment is exactly one stable segment
+    (a run that refitted), its rows take the stable id and name, so the profile table
+    and the customers' segments agree; otherwise (a run that scored against the last
+    fit) the fit's ids are kept and ``is_stable_id`` is False."""
+    profiles = wh.table("segment_profiles")
+    if profiles.empty:
+        return profiles, None
+    use = algorithm if algorithm in set(profiles["algorithm"]) else profiles["algorithm"].iloc[0]
+    profiles = profiles[profiles["algorithm"] == use].reset_index(drop=True)
+    fit_column = FIT_ID_COLUMNS.get(use)
+    if fit_column not in wh.customer_columns or not wh.has_values("segment_id"):
+        return profiles.assign(is_stable_id=False), use
+    pairs = wh.df(
+        f"select distinct {fit_column} as fit_id, segment_id, segment_name "
+        "from marts.dim_customers where segment_id is not null"
+    )
+    one_to_one = pairs["fit_id"].is_unique and pairs["segment_id"].is_unique
+    if not one_to_one or not set(profiles["segment_id"]) <= set(pairs["fit_id"]):
+        return profiles.assign(is_stable_id=False), use
+    stable = pairs.set_index("fit_id")
+    return (
+        profiles.assign(
+            segment_id=profiles["segment_id"].map(stable["segment_id"]).astype(int),
+            segment_name=profiles["segment_id"].map(stable["segment_name"]),
+            is_stable_id=True,
+        ),
+        use,
+    )
+
+
 def segmentation(wh: Warehouse) -> dict[str, str]:
     """Which columns group customers into segments.
 

@@ -116,12 +116,7 @@ def collect(wh: cc.Warehouse, *, sample_points: int = 5_000, top_n: int = 500) -
     n_customers = int(segments["n_customers"].sum())
     validation = wh.table("model_validation")
     algorithm = cc.chosen_algorithm(validation)
-    profiles = wh.table("segment_profiles")
-    if not profiles.empty:
-        use = (
-            algorithm if algorithm in set(profiles["algorithm"]) else profiles["algorithm"].iloc[0]
-        )
-        profiles = profiles[profiles["algorithm"] == use]
+    profiles, _ = cc.chosen_profiles(wh, algorithm)
     has_model = wh.has_values("high_value_probability")
     has_pca = wh.has_values("pca_1") and wh.has_values("pca_2")
     notes: list[str] = []

@@ -21,6 +21,17 @@ from customer_chunks.run import run, score
 AS_OF = "2026-01-01"  # fixed, so only the planted customers' features change
 VARS = {"ml_bootstrap_resamples": 2}
 N_MOVERS = 40
+# dim_customers' segment beside the stable id and name the lifecycle marts decided
+DIM_SEGMENTS = """
+    select dim.customer_id, dim.segment_id, dim.segment_name,
+        assigned.stable_segment_id, named.segment_name as stable_segment_name
+    from marts.dim_customers as dim
+    left join marts.segment_assignments as assigned using (customer_id)
+    left join marts.segment_matches as named
+        on assigned.stable_segment_id = named.stable_segment_id
+        and named.match_status != 'retired'
+    order by dim.customer_id
+"""
 
 
 def _frame(warehouse: Path, sql: str) -> pd.DataFrame:
@@ -76,8 +87,9 @@ def two_runs(tmp_path_factory):
     )
     movers = list(low["customer_id"].head(N_MOVERS))
     _plant_big_spenders(data, movers)
+    dim_1 = _frame(warehouse, DIM_SEGMENTS)
     run(sources.from_data_dir(data), warehouse=warehouse, as_of=AS_OF, extra_vars=VARS)
-    return warehouse, first, history_1, movers, centroids_1, data
+    return warehouse, first, history_1, movers, centroids_1, data, dim_1
 
 
 def test_run_history_has_one_row_per_published_run(two_runs):
@@ -123,6 +135,24 @@ def test_planted_movers_moved_and_history_is_contiguous(two_runs):
     )
 
 
+def test_dim_customers_shows_the_stable_segment_in_both_runs(two_runs):
+    """dim_customers.segment_id/segment_name are the stable id and name (issue 16), so a
+    customer who did not move keeps them from one run to the next, even though the
+    second run's fit numbers its segments on its own."""
+    warehouse, *_, movers, _, _, dim_1 = two_runs
+    dim_2 = _frame(warehouse, DIM_SEGMENTS)
+    for dim in (dim_1, dim_2):
+        assert dim["segment_id"].notna().all() and dim["segment_name"].notna().all()
+        assert (dim["segment_id"] == dim["stable_segment_id"]).all()
+        assert (dim["segment_name"] == dim["stable_segment_name"]).all()
+    both = dim_1.merge(dim_2, on="customer_id", suffixes=("_1", "_2"))
+    assert len(both) == len(dim_1) == len(dim_2)
+    stayed = both.loc[both["stable_segment_id_1"] == both["stable_segment_id_2"]]
+    assert len(stayed) >= len(both) - 2 * len(movers)  # nearly everyone stayed
+    assert (stayed["segment_id_1"] == stayed["segment_id_2"]).all()
+    assert (stayed["segment_name_1"] == stayed["segment_name_2"]).all()
+
+
 def test_transitions_equal_the_crosstab_of_the_two_runs(two_runs):
     warehouse, first, *_ = two_runs
     second = _frame(warehouse, "select * from marts.segment_assignments")
@@ -142,7 +172,7 @@ def test_transitions_equal_the_crosstab_of_the_two_runs(two_runs):
 def test_second_run_scored_against_the_first_fit(two_runs):
     """refit=auto and no feature drifted majorly: the second run keeps every id and
     centre of the first fit and assigns customers to the nearest of them."""
-    warehouse, *_, centroids_1, _ = two_runs
+    warehouse, *_, centroids_1, _, _ = two_runs
     matches = _frame(warehouse, "select * from marts.segment_matches")
     assert set(matches["match_status"]) == {"kept"}
     centroids_2 = _frame(warehouse, "select * from marts.segment_centroids")
@@ -165,7 +195,7 @@ def test_second_run_scored_against_the_first_fit(two_runs):
 
 
 def test_score_assigns_like_the_run_without_changing_the_warehouse(two_runs, tmp_path):
-    warehouse, *_, data = two_runs
+    warehouse, *_, data, _ = two_runs
     before = warehouse.stat().st_mtime_ns, warehouse.stat().st_size
     out = score(sources.from_data_dir(data), warehouse, tmp_path / "scores.parquet", as_of=AS_OF)
     assert (warehouse.stat().st_mtime_ns, warehouse.stat().st_size) == before

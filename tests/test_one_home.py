@@ -5,7 +5,8 @@ docs) and the seeds' column_types. These tests fail when a copy drifts from it:
   read by a mart, every output column reaching one, the fallback outputs shaped like
   the normal ones), and the packed row round-tripping through DuckDB;
 * the fake warehouse of the report tests against the declarations it is built from;
-* the exposures against the tables they name (``bi_extracts``: everything exported);
+* the exposures against the tables they name (``bi_extracts`` names none: the export
+  takes the whole marts schema);
 * the report's table and column lists against the marts.
 
 They read YAML and SQL text and run the ML pipeline on a few hundred customers: no dbt.
@@ -13,6 +14,7 @@ They read YAML and SQL text and run the ML pipeline on a few hundred customers: 
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import inspect
 import re
@@ -33,31 +35,27 @@ from fixtures.mart_contracts import (
     sql_refs,
 )
 
+from customer_chunks.contract import CONTRACT
 from customer_chunks.ml.features import FEATURE_COLUMNS
 from customer_chunks.ml.lifecycle import run_segmentation_over_time
 from customer_chunks.ml.pipeline import run_high_value
+from customer_chunks.ml.settings import SegmentationSettings
 from customer_chunks.ml_tables import pack
 
 ML_DIR = ROOT / "python_models" / "ml"
 # The package function behind each run model (python_models/ml/*_run.py).
 RUNS = {"ml_segmentation_run": run_segmentation_over_time, "ml_high_value_run": run_high_value}
 _ML_OUTPUT = re.compile(r"""ml_output\(\s*ref\(\s*'(\w+)'\s*\)\s*,\s*'(\w+)'\s*\)""")
-# The package argument each dbt var reaches through the run models' config.
+# The package argument each dbt var reaches through the run models' config, besides the
+# segmentation fit's vars (SegmentationSettings, whose fields are named as the vars).
 VAR_ARGUMENTS = {
-    "segmentation_features": "segmentation_features",
-    "k_min": "k_min",
-    "k_max": "k_max",
-    "force_k": "force_k",
-    "recommended_algorithm": "recommended",
-    "ml_sample_size": "sample_size",
-    "ml_bootstrap_resamples": "n_bootstrap",
-    "random_state": "random_state",
     "segment_match_max_distance": "max_distance",
     "refit": "refit",
     "high_value_top_share": "top_share",
     "high_value_trees": "n_estimators",
+    "random_state": "random_state",
 }
-FAST = {"sample_size": 300, "n_bootstrap": 2, "bootstrap_sample_size": 200, "n_estimators": 10}
+FAST = {"ml_sample_size": 300, "ml_bootstrap_resamples": 2, "n_estimators": 10}
 
 
 def _run(function, *frames: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -66,13 +64,18 @@ def _run(function, *frames: pd.DataFrame) -> dict[str, pd.DataFrame]:
     with (ROOT / "dbt_project.yml").open(encoding="utf-8") as handle:
         variables = yaml.safe_load(handle)["vars"]
     accepted = inspect.signature(function).parameters
-    settings = {
+    arguments = {
         argument: variables[var]
         for var, argument in VAR_ARGUMENTS.items()
         if var in variables and argument in accepted
     }
-    settings.update({key: value for key, value in FAST.items() if key in accepted})
-    return function(*frames, **settings, log=lambda _: None)
+    arguments.update({key: value for key, value in FAST.items() if key in accepted})
+    settings = ()
+    if "settings" in accepted:
+        fit = SegmentationSettings.from_vars(variables)
+        fields = {field.name for field in dataclasses.fields(fit)}
+        settings = (dataclasses.replace(fit, **{k: v for k, v in FAST.items() if k in fields}),)
+    return function(*frames, *settings, **arguments, log=lambda _: None)
 
 
 def _customers(n: int, seed: int) -> pd.DataFrame:
@@ -235,16 +238,18 @@ def test_fake_warehouse_has_the_declared_tables_columns_and_types(tmp_path: Path
         con.close()
 
 
-def test_bi_extracts_names_everything_the_export_publishes() -> None:
-    """The export writes every table of the marts schema: every model under
-    models/marts and every seed (dbt_project.yml puts both there)."""
-    built = {path.stem for path in MARTS_DIR.glob("*.sql")} | {
-        path.stem for path in (ROOT / "seeds").glob("*.csv")
+def test_bi_extracts_lists_no_table_because_the_export_takes_the_whole_schema() -> None:
+    """`customer-chunks export` writes every table of the marts schema, so the exposure
+    names none: a list there would be one more place every new mart had to be added
+    to, and it had drifted before (5 of 14). Its description says where the set comes
+    from; this fails when a partial list creeps back in."""
+    exposures = {
+        exposure["name"]: exposure
+        for path in sorted(MARTS_DIR.glob("*.yml"))
+        for exposure in yaml.safe_load(path.read_text(encoding="utf-8")).get("exposures") or []
     }
-    named = exposure_refs()["bi_extracts"]
-    assert len(named) == len(set(named)), "bi_extracts names a table twice"
-    assert sorted(built - set(named)) == [], "exported but missing from bi_extracts"
-    assert sorted(set(named) - built) == [], "named in bi_extracts but not in the marts schema"
+    assert exposure_refs()["bi_extracts"] == []
+    assert "Everything in the marts schema is exported" in exposures["bi_extracts"]["description"]
 
 
 def test_every_mart_is_public_contracted_and_declared() -> None:
@@ -277,3 +282,47 @@ def test_report_feature_lists_name_dim_customers_columns() -> None:
     columns = set(mart_schema("dim_customers").column_names)
     named = set(common.LABELS) | {name for name, _ in common.KEY_FEATURES} | common.HEAVY_TAILED
     assert sorted(named - columns) == []
+
+
+def test_sql_input_tables_are_the_contract_tables() -> None:
+    """macros/input_tables.sql lists the tables the SQL unions over; the contract is
+    their home, so a table added there and not here would be silently left out."""
+    text = (ROOT / "macros" / "input_tables.sql").read_text(encoding="utf-8")
+    listed = re.findall(r"'(\w+)'", re.search(r"return\(\[(.*?)\]\)", text).group(1))
+    assert listed == list(CONTRACT)
+
+
+def test_report_profiles_take_the_stable_ids_of_dim_customers(tmp_path: Path) -> None:
+    """dim_customers.segment_id is the stable id, segment_profiles this fit's id: the
+    report's profile table reads them through the same mapping, and keeps the fit's ids
+    (is_stable_id False) when a fitted segment is not exactly one stable segment."""
+    common = _report_common()
+    path = build_fake_warehouse(tmp_path / "fake.duckdb", n_customers=200, seed=2)
+    con = duckdb.connect(str(path))
+    # a later run: the same groups under other stable ids and names than the fit's
+    con.execute(
+        "update marts.dim_customers set segment_id = 10 + kmeans_segment_id, "
+        "segment_name = 'kept name ' || kmeans_segment_id"
+    )
+    con.close()
+    wh = common.Warehouse(path)
+    try:
+        profiles, use = common.chosen_profiles(wh, "kmeans")
+        assert use == "kmeans" and profiles["is_stable_id"].all()
+        fit = wh.df("select segment_id from marts.segment_profiles where algorithm = 'kmeans'")
+        assert sorted(profiles["segment_id"]) == sorted(10 + fit["segment_id"])
+        assert (
+            profiles["segment_name"] == "kept name " + (profiles["segment_id"] - 10).astype(str)
+        ).all()
+    finally:
+        wh.close()
+    con = duckdb.connect(str(path))
+    con.execute("update marts.dim_customers set segment_id = 1 where kmeans_segment_id <= 2")
+    con.close()
+    wh = common.Warehouse(path)
+    try:
+        profiles, _ = common.chosen_profiles(wh, "kmeans")
+        assert not profiles["is_stable_id"].any()
+        assert sorted(profiles["segment_id"]) == sorted(fit["segment_id"])
+    finally:
+        wh.close()

@@ -1,20 +1,8 @@
 {#- Every input row that was not staged, with its table, position and reason. -#}
 with
 
-transactions as (
-    select * from {{ ref('base_customer_data__transactions_checked') }}
-),
-
-customers as (
-    select * from {{ ref('base_customer_data__customers_checked') }}
-),
-
-web_events as (
-    select * from {{ ref('base_customer_data__web_events_checked') }}
-),
-
-engagement_events as (
-    select * from {{ ref('base_customer_data__engagement_events_checked') }}
+checked_rows as (
+    select * from {{ ref('int_checked_rows_unioned') }}
 ),
 
 rejected_lines as (
@@ -22,17 +10,15 @@ rejected_lines as (
 ),
 
 unioned as (
-    {%- for table in ['transactions', 'customers', 'web_events', 'engagement_events'] %}
-        select
-            '{{ table }}' as table_name,
-            source_row_id,
-            cast(null as {{ dbt.type_bigint() }}) as source_line_number,
-            quarantine_reason,
-            source_values
-        from {{ table }}
-        where quarantine_reason is not null
-        union all
-    {%- endfor %}
+    select
+        table_name,
+        source_row_id,
+        cast(null as {{ dbt.type_bigint() }}) as source_line_number,
+        quarantine_reason,
+        source_values
+    from checked_rows
+    where quarantine_reason is not null
+    union all
     select
         table_name,
         cast(null as {{ dbt.type_bigint() }}) as source_row_id,

@@ -15,6 +15,15 @@ segments as (
     {{ ml_output(ref('ml_segmentation_run'), 'customer_segments') }}
 ),
 
+stable_segments as (
+    select * from {{ ref('segment_assignments') }}
+),
+
+segment_names as (
+    select * from {{ ref('segment_matches') }}
+    where match_status != 'retired'
+),
+
 high_value as (
     {{ ml_output(ref('ml_high_value_run'), 'scores') }}
 ),
@@ -68,9 +77,12 @@ final as (
         rfm.rfm_cell,
         rfm.rfm_segment,
 
-        -- machine-learned segments
-        cast(segments.segment_id as integer) as segment_id,
-        cast(segments.segment_name as {{ dbt.type_string() }}) as segment_name,
+        -- machine-learned segments: the stable id and name, decided by the lifecycle
+        -- matching (segment_assignments, segment_matches); a run without fitted centres
+        -- has no match rows, and there the stable id is the fit's id, so its name is too
+        stable_segments.stable_segment_id as segment_id,
+        cast(coalesce(segment_names.segment_name, segments.segment_name) as {{ dbt.type_string() }})
+            as segment_name,
         cast(segments.kmeans_segment_id as integer) as kmeans_segment_id,
         cast(segments.hierarchical_segment_id as integer) as hierarchical_segment_id,
         cast(segments.dbscan_cluster_id as integer) as dbscan_cluster_id,
@@ -99,6 +111,10 @@ final as (
         on features.customer_id = rfm.customer_id
     left join segments
         on features.customer_id = segments.customer_id
+    left join stable_segments
+        on features.customer_id = stable_segments.customer_id
+    left join segment_names
+        on stable_segments.stable_segment_id = segment_names.stable_segment_id
     left join high_value
         on features.customer_id = high_value.customer_id
     left join clv

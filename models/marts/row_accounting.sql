@@ -11,25 +11,15 @@ quarantined as (
 ),
 
 staged_counts as (
-    select
-        'transactions' as table_name,
-        count(*) as rows_staged
-    from {{ ref('stg_customer_data__transactions') }}
-    union all
-    select
-        'customers' as table_name,
-        count(*) as rows_staged
-    from {{ ref('stg_customer_data__customers') }}
-    union all
-    select
-        'web_events' as table_name,
-        count(*) as rows_staged
-    from {{ ref('stg_customer_data__web_events') }}
-    union all
-    select
-        'engagement_events' as table_name,
-        count(*) as rows_staged
-    from {{ ref('stg_customer_data__engagement_events') }}
+    {%- for table in input_tables() %}
+        select
+            '{{ table }}' as table_name,
+            count(*) as rows_staged
+        from {{ ref('stg_customer_data__' ~ table) }}
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
+    {%- endfor %}
 ),
 
 quarantined_counts as (

@@ -4,7 +4,7 @@ Then match the segments to the last published run's (stable ids) and measure dri
 against its reference (customer_chunks.ml.lifecycle)."""
 
 from customer_chunks.ml.lifecycle import run_segmentation_over_time
-from customer_chunks.ml.settings import optional, required
+from customer_chunks.ml.settings import SegmentationSettings, required
 from customer_chunks.ml_tables import current_features, log, pack
 
 
@@ -12,20 +12,22 @@ def model(dbt, session):
     dbt.config(materialized="table")
     history = dbt.ref("stg_history__customer_segment_history").df()
     current = history.loc[history["valid_to_run_id"].isna()]
+    # dbt hands a Python model only the config keys it calls get() on, written out
+    settings = SegmentationSettings.from_config(
+        {
+            "segmentation_features": dbt.config.get("segmentation_features"),
+            "k_min": dbt.config.get("k_min"),
+            "k_max": dbt.config.get("k_max"),
+            "force_k": dbt.config.get("force_k"),
+            "recommended_algorithm": dbt.config.get("recommended_algorithm"),
+            "ml_sample_size": dbt.config.get("ml_sample_size"),
+            "ml_bootstrap_resamples": dbt.config.get("ml_bootstrap_resamples"),
+            "random_state": dbt.config.get("random_state"),
+        }
+    )
     frames = run_segmentation_over_time(
         current_features(dbt.ref("int_customer_features_by_snapshot")),
-        segmentation_features=required(
-            "segmentation_features", dbt.config.get("segmentation_features"), list
-        ),
-        k_min=required("k_min", dbt.config.get("k_min"), int),
-        k_max=required("k_max", dbt.config.get("k_max"), int),
-        force_k=optional("force_k", dbt.config.get("force_k"), int),
-        recommended=required("recommended_algorithm", dbt.config.get("recommended_algorithm"), str),
-        sample_size=required("ml_sample_size", dbt.config.get("ml_sample_size"), int),
-        n_bootstrap=required(
-            "ml_bootstrap_resamples", dbt.config.get("ml_bootstrap_resamples"), int
-        ),
-        random_state=required("random_state", dbt.config.get("random_state"), int),
+        settings,
         max_distance=required(
             "segment_match_max_distance", dbt.config.get("segment_match_max_distance"), float
         ),

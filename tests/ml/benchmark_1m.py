@@ -30,7 +30,7 @@ def main(n_customers: int) -> None:
     )
 
     started = time.perf_counter()
-    segments = run_segmentation(features, **segmentation_settings())
+    segments = run_segmentation(features, segmentation_settings())
     segmentation_seconds = time.perf_counter() - started
     print(f"run_segmentation: {segmentation_seconds:.1f} s, peak RSS {peak_rss_gib():.2f} GiB")
     print(segments["kmeans_candidates"].drop(columns=["note"]).to_string())

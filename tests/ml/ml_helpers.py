@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import yaml
+
+from customer_chunks.ml.settings import SegmentationSettings
 
 # Four groups, far apart in the non-logged features and ordered by monetary:
 # group g has monetary around 1000 * (4 - g), so segment id g + 1 after ordering.
@@ -61,21 +64,10 @@ def project_vars() -> dict:
     return yaml.safe_load(project.read_text())["vars"]
 
 
-def segmentation_settings(**overrides) -> dict:
-    """Keyword arguments of ``run_segmentation`` from the project vars, then ``overrides``."""
-    v = project_vars()
-    settings = {
-        "segmentation_features": v["segmentation_features"],
-        "k_min": v["k_min"],
-        "k_max": v["k_max"],
-        "force_k": v["force_k"],
-        "recommended": v["recommended_algorithm"],
-        "sample_size": v["ml_sample_size"],
-        "n_bootstrap": v["ml_bootstrap_resamples"],
-        "random_state": v["random_state"],
-    }
-    settings.update(overrides)
-    return settings
+def segmentation_settings(**overrides) -> SegmentationSettings:
+    """The settings of ``run_segmentation`` from the project vars, then ``overrides``
+    (keyed by var, e.g. ``ml_bootstrap_resamples=2``)."""
+    return dataclasses.replace(SegmentationSettings.from_vars(project_vars()), **overrides)
 
 
 def high_value_settings(**overrides) -> dict:

@@ -50,14 +50,17 @@ def spark(tmp_path_factory):
 def test_spark_segments_equal_the_duckdb_path_for_the_same_fit(spark):
     features = make_customer_features(1500, random_state=SEED).drop(columns=["true_group"])
     settings = segmentation_settings(
-        k_min=2, k_max=6, force_k=K, sample_size=20_000, n_bootstrap=2, random_state=SEED
+        k_min=2,
+        k_max=6,
+        force_k=K,
+        ml_sample_size=20_000,
+        ml_bootstrap_resamples=2,
+        random_state=SEED,
     )
-    expected = run_segmentation(features, **settings, log=lambda _message: None)[
-        "customer_segments"
-    ]
+    expected = run_segmentation(features, settings, log=lambda _message: None)["customer_segments"]
     segmenter = fit_segmenter(
         features,
-        segmentation_features=settings["segmentation_features"],
+        segmentation_features=settings.segmentation_features,
         k_min=2,
         k_max=6,
         force_k=K,
@@ -81,7 +84,7 @@ def test_segmenter_orders_segments_by_mean_monetary():
     features = make_customer_features(800, random_state=1).drop(columns=["true_group"])
     segmenter = fit_segmenter(
         features,
-        segmentation_features=segmentation_settings()["segmentation_features"],
+        segmentation_features=segmentation_settings().segmentation_features,
         k_min=2,
         k_max=5,
         force_k=3,
@@ -116,7 +119,7 @@ def test_spark_score_reads_the_feature_table_and_writes_every_current_customer(s
         spark,
         features_table="intermediate.features_for_score",
         output_table="ml.spark_customer_segments",
-        segmentation_features=segmentation_settings()["segmentation_features"],
+        segmentation_features=segmentation_settings().segmentation_features,
         k_min=2,
         k_max=4,
         force_k=3,

@@ -16,14 +16,16 @@ from customer_chunks.ml.pipeline import run_segmentation
 from ml_helpers import Recorder, segmentation_settings
 
 MAX_DISTANCE = 1.0  # the test's own threshold; the project's lives in dbt_project.yml
+SETTINGS = segmentation_settings(
+    segmentation_features=FEATURES,
+    force_k=4,
+    ml_bootstrap_resamples=0,
+    recommended_algorithm="kmeans",
+)
 
 
-def _run(frame: pd.DataFrame, previous: dict | None) -> dict:
-    """One run: segmentation, then the lifecycle outputs against ``previous``."""
-    settings = segmentation_settings(
-        segmentation_features=FEATURES, force_k=4, n_bootstrap=0, recommended="kmeans"
-    )
-    outputs = run_segmentation(frame, **settings, log=Recorder())
+def _lifecycle(frame: pd.DataFrame, outputs: dict, previous: dict | None, **options) -> dict:
+    """The lifecycle outputs of a segmentation's ``outputs`` against run ``previous``."""
     kwargs = {}
     if previous is not None:
         counts = previous["segment_assignments"]["stable_segment_id"].value_counts()
@@ -33,11 +35,20 @@ def _run(frame: pd.DataFrame, previous: dict | None) -> dict:
             "previous_counts": counts,
             "max_id_ever": int(previous["segment_matches"]["stable_segment_id"].max()),
         }
-    outputs.update(
-        lifecycle_outputs(
-            frame, outputs, segmentation_features=FEATURES, max_distance=MAX_DISTANCE, **kwargs
-        )
+    return lifecycle_outputs(
+        frame,
+        outputs,
+        segmentation_features=FEATURES,
+        max_distance=MAX_DISTANCE,
+        **kwargs,
+        **options,
     )
+
+
+def _run(frame: pd.DataFrame, previous: dict | None) -> dict:
+    """One run: segmentation, then the lifecycle outputs against ``previous``."""
+    outputs = run_segmentation(frame, SETTINGS, log=Recorder())
+    outputs.update(_lifecycle(frame, outputs, previous))
     return outputs
 
 
@@ -126,6 +137,37 @@ def test_identical_input_gives_identical_ids_and_no_moves():
     # raw -> scaled round trip of the centres: zero up to float rounding
     assert (second["segment_matches"]["match_distance"] < 1e-9).all()
     assert (second["drift"]["psi"] == 0).all()
+
+
+def test_a_refit_that_numbers_its_segments_otherwise_keeps_the_stable_ids_and_names():
+    """The fit numbers segments by revenue, so the same groups can come back under other
+    ids; the stable id and name (what dim_customers.segment_id/segment_name show) must not
+    change. The second fit's ids and names are permuted here on purpose."""
+    frames, _ = runs(moves=())
+    first = _run(frames[0], None)
+    refit = run_segmentation(frames[0], SETTINGS, log=Recorder())
+    segments = refit["customer_segments"]
+    ids = sorted(segments["segment_id"].unique())
+    permutation = dict(zip(ids, ids[::-1], strict=True))  # 1 <-> 4, 2 <-> 3
+    segments = segments.assign(
+        segment_id=segments["segment_id"].map(permutation),
+        segment_name="renamed " + segments["segment_id"].map(permutation).astype(str),
+    )
+    refit["customer_segments"] = segments
+    second = _lifecycle(frames[0], refit, first)
+    # the fit's ids did change for every customer ...
+    fit = segments.set_index("customer_id")["segment_id"].sort_index()
+    assert (fit != _stable_by_customer(first).sort_index()).all()
+    # ... the stable ids and names did not
+    pd.testing.assert_series_equal(_stable_by_customer(first), _stable_by_customer(second))
+    matches = second["segment_matches"]
+    assert set(matches["match_status"]) == {"matched"}
+    names_before = first["segment_matches"].set_index("stable_segment_id")["segment_name"]
+    names_after = matches.set_index("stable_segment_id")["segment_name"]
+    pd.testing.assert_series_equal(names_after.sort_index(), names_before.sort_index())
+    # and segment_matches records which fit id each stable id came from
+    pairs = dict(zip(matches["segment_id"], matches["stable_segment_id"], strict=True))
+    assert pairs == {permutation[i]: i for i in ids}
 
 
 def test_a_vanished_group_is_retired_and_a_new_group_gets_a_new_id():
@@ -230,22 +272,8 @@ def test_runs_that_score_keep_every_id_and_move_exactly_the_planted_customers():
     results = [_run(frames[0], None)]
     for frame in frames[1:]:
         previous = results[-1]
-        settings = segmentation_settings(
-            segmentation_features=FEATURES, force_k=4, n_bootstrap=0, recommended="kmeans"
-        )
-        outputs = run_segmentation(frame, **settings, log=Recorder())
-        outputs.update(
-            lifecycle_outputs(
-                frame,
-                outputs,
-                segmentation_features=FEATURES,
-                max_distance=MAX_DISTANCE,
-                previous_centroids=previous["segment_centroids"],
-                previous_reference=previous["feature_reference"],
-                previous_counts=previous["segment_assignments"]["stable_segment_id"].value_counts(),
-                score_only=True,
-            )
-        )
+        outputs = run_segmentation(frame, SETTINGS, log=Recorder())
+        outputs.update(_lifecycle(frame, outputs, previous, score_only=True))
         results.append(outputs)
     for i, moves in enumerate(planted):
         before, after = _stable_by_customer(results[i]), _stable_by_customer(results[i + 1])

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -24,7 +25,8 @@ from ml_helpers import (
 )
 from synthetic import make_customer_features
 
-FAST = segmentation_settings(sample_size=300, n_bootstrap=3, bootstrap_sample_size=200)
+FAST = segmentation_settings(ml_sample_size=300, ml_bootstrap_resamples=3)
+SMALL_BOOTSTRAP = {"bootstrap_sample_size": 200}  # passed with FAST: a tuning argument
 DEFAULT = segmentation_settings()
 OUTPUT_KEYS = {
     "customer_segments",
@@ -43,7 +45,7 @@ def joined(outputs: dict, planted: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_planted_groups_are_recovered_and_ordered(planted, recorder) -> None:
-    outputs = run_segmentation(planted, log=recorder, **FAST)
+    outputs = run_segmentation(planted, FAST, log=recorder, **SMALL_BOOTSTRAP)
     assert set(outputs) == OUTPUT_KEYS
     candidates = outputs["kmeans_candidates"]
     assert candidates.loc[candidates["is_chosen"], "k"].tolist() == [4]
@@ -96,7 +98,12 @@ def test_recommended_dbscan_names_outliers(planted) -> None:
     far["customer_id"] = ["Z1", "Z2", "Z3"]
     far["recency_days"] = [5000.0, -4000.0, 9000.0]
     data = pd.concat([planted, far], ignore_index=True)
-    outputs = run_segmentation(data, log=lambda _: None, **{**FAST, "recommended": "dbscan"})
+    outputs = run_segmentation(
+        data,
+        replace(FAST, recommended_algorithm="dbscan"),
+        log=lambda _: None,
+        **SMALL_BOOTSTRAP,
+    )
     segments = outputs["customer_segments"].set_index("customer_id")
     assert segments.loc[["Z1", "Z2", "Z3"], "is_outlier"].all()
     assert (segments.loc[["Z1", "Z2", "Z3"], "segment_name"] == "Outliers").all()
@@ -107,10 +114,10 @@ def test_recommended_dbscan_names_outliers(planted) -> None:
 
 def test_row_order_does_not_change_any_output() -> None:
     table = make_customer_features(500, random_state=3).drop(columns=["true_group"])
-    settings = segmentation_settings(sample_size=150, n_bootstrap=2, bootstrap_sample_size=100)
-    first = run_segmentation(table, log=lambda _: None, **settings)
+    settings = segmentation_settings(ml_sample_size=150, ml_bootstrap_resamples=2)
+    first = run_segmentation(table, settings, bootstrap_sample_size=100, log=lambda _: None)
     shuffled = table.sample(frac=1.0, random_state=11).reset_index(drop=True)
-    second = run_segmentation(shuffled, log=lambda _: None, **settings)
+    second = run_segmentation(shuffled, settings, bootstrap_sample_size=100, log=lambda _: None)
     for key in OUTPUT_KEYS:
         pd.testing.assert_frame_equal(first[key], second[key], check_exact=True, obj=key)
     # the sampled paths were used: fewer rows sampled than customers
@@ -119,7 +126,11 @@ def test_row_order_does_not_change_any_output() -> None:
 
 def test_force_k_and_hierarchical_clusters(planted) -> None:
     outputs = run_segmentation(
-        planted, hierarchical_clusters=2, log=lambda _: None, **{**FAST, "force_k": 3}
+        planted,
+        replace(FAST, force_k=3),
+        hierarchical_clusters=2,
+        log=lambda _: None,
+        **SMALL_BOOTSTRAP,
     )
     segments = outputs["customer_segments"]
     assert segments["kmeans_segment_id"].nunique() == 3
@@ -129,7 +140,7 @@ def test_force_k_and_hierarchical_clusters(planted) -> None:
 
 def test_one_customer_falls_back_to_one_segment(recorder) -> None:
     one = make_customer_features(1).drop(columns=["horizon_spend", "true_group"])
-    outputs = run_segmentation(one, log=recorder, **DEFAULT)
+    outputs = run_segmentation(one, DEFAULT, log=recorder)
     segments = outputs["customer_segments"]
     assert len(segments) == 1
     row = segments.iloc[0]
@@ -145,7 +156,7 @@ def test_one_customer_falls_back_to_one_segment(recorder) -> None:
 
 def test_fewer_customers_than_clusters(recorder) -> None:
     few = planted_groups(8, random_state=2).drop(columns=["true_group"]).head(3)
-    outputs = run_segmentation(few, log=recorder, **{**DEFAULT, "k_min": 2, "k_max": 10})
+    outputs = run_segmentation(few, replace(DEFAULT, k_min=2, k_max=10), log=recorder)
     segments = outputs["customer_segments"]
     assert len(segments) == 3
     assert outputs["kmeans_candidates"]["k"].max() <= 3
@@ -163,15 +174,15 @@ def test_two_identical_customers(recorder) -> None:
     twins = pd.DataFrame(
         {"customer_id": ["a", "b", "c"], "monetary": [5.0, 5.0, 7.0], "recency_days": 3.0}
     )
-    outputs = run_segmentation(twins, log=recorder, **DEFAULT)
+    outputs = run_segmentation(twins, DEFAULT, log=recorder)
     assert outputs["customer_segments"]["kmeans_segment_id"].tolist() == [2, 2, 1]
     assert "feature recency_days not used (constant)" in recorder.text()
 
 
 def test_constant_and_null_features_are_dropped_and_logged(planted, recorder) -> None:
     data = planted.assign(age=np.nan, frequency=2.0, email_open_rate=None)
-    every_feature = {**FAST, "segmentation_features": FEATURE_COLUMNS}
-    outputs = run_segmentation(data, log=recorder, **every_feature)
+    every_feature = replace(FAST, segmentation_features=FEATURE_COLUMNS)
+    outputs = run_segmentation(data, every_feature, log=recorder, **SMALL_BOOTSTRAP)
     reasons = outputs["preprocessing"].set_index("feature")["drop_reason"]
     assert reasons["age"] == "all_null"
     assert reasons["frequency"] == "constant"
@@ -185,7 +196,7 @@ def test_constant_and_null_features_are_dropped_and_logged(planted, recorder) ->
 
 def test_no_customers_returns_empty_tables(recorder) -> None:
     empty = pd.DataFrame({"customer_id": pd.Series([], dtype=str), "monetary": []})
-    outputs = run_segmentation(empty, log=recorder, **DEFAULT)
+    outputs = run_segmentation(empty, DEFAULT, log=recorder)
     assert outputs["customer_segments"].empty
     assert list(outputs["customer_segments"].columns) == SEGMENT_COLUMNS
     assert (outputs["model_validation"]["n_clusters"] == 0).all()
@@ -193,11 +204,9 @@ def test_no_customers_returns_empty_tables(recorder) -> None:
 
 def test_broken_keys_raise() -> None:
     with pytest.raises(SegmentationError, match="duplicate customer_id"):
-        run_segmentation(
-            pd.DataFrame({"customer_id": ["a", "a"], "monetary": [1.0, 2.0]}), **DEFAULT
-        )
+        run_segmentation(pd.DataFrame({"customer_id": ["a", "a"], "monetary": [1.0, 2.0]}), DEFAULT)
     with pytest.raises(SegmentationError, match="no customer_id"):
-        run_segmentation(pd.DataFrame({"monetary": [1.0]}), **DEFAULT)
+        run_segmentation(pd.DataFrame({"monetary": [1.0]}), DEFAULT)
 
 
 def high_value_tables(n: int = 1500) -> tuple[pd.DataFrame, pd.DataFrame]:

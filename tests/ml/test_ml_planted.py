@@ -23,7 +23,7 @@ MIN_ARI = 0.9
 MIN_OUTLIER_RECALL = 0.8
 MAX_FALSE_FLAGS = 0.05
 # Validation's bootstrap is not what is tested here: fewer refits keep the module short.
-SETTINGS = segmentation_settings(n_bootstrap=2, bootstrap_sample_size=1_000)
+SETTINGS = segmentation_settings(ml_bootstrap_resamples=2)
 
 
 def _measure(spec) -> dict:
@@ -31,8 +31,9 @@ def _measure(spec) -> dict:
     truth = table[["customer_id", "true_persona", "is_planted_outlier"]]
     outputs = run_segmentation(
         table.drop(columns=["true_persona", "is_planted_outlier"]),
+        SETTINGS,
+        bootstrap_sample_size=1_000,
         log=lambda _: None,
-        **SETTINGS,
     )
     segments = outputs["customer_segments"].merge(truth, on="customer_id", validate="1:1")
     kept = ~segments["is_planted_outlier"]

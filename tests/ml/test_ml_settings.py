@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
+import json
 import re
 from pathlib import Path
 
 import pytest
 import yaml
 
-from customer_chunks.ml.settings import optional, required
+from customer_chunks.ml.settings import SegmentationSettings, optional, required
 
 from ml_helpers import project_vars
 
@@ -59,3 +61,23 @@ def test_required_and_optional_parse_rendered_text() -> None:
         required("segmentation_features", '"monetary"', list)
     with pytest.raises(ValueError, match="not valid JSON"):
         required("segmentation_features", "['monetary']", list)
+
+
+def test_segmentation_settings_are_vars_parsed_by_their_field_types() -> None:
+    """SegmentationSettings names the fit's vars once: each field is a var the run
+    model is configured with, parsed from its rendered text by the field's type."""
+    variables = project_vars()
+    fields = [field.name for field in dataclasses.fields(SegmentationSettings)]
+    assert set(fields) <= set(variables)
+    assert set(fields) <= set(_run_models()["ml_segmentation_run"])
+    texts = {
+        key: "None" if variables[key] is None else json.dumps(variables[key]) for key in fields
+    }
+    texts["recommended_algorithm"] = variables["recommended_algorithm"]  # str: as rendered
+    assert SegmentationSettings.from_config(texts) == SegmentationSettings.from_vars(variables)
+    parsed = SegmentationSettings.from_config({**texts, "force_k": "4", "k_min": "3"})
+    assert (parsed.force_k, parsed.k_min) == (4, 3)
+    with pytest.raises(ValueError, match="'k_min' is not set"):
+        SegmentationSettings.from_config({**texts, "k_min": None})
+    with pytest.raises(ValueError, match="'k_mni' is not a field of SegmentationSettings"):
+        SegmentationSettings.from_config({**texts, "k_mni": "3"})

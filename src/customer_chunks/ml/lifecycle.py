@@ -17,6 +17,7 @@ segmentation itself is unchanged. It returns four more outputs for the marts:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
@@ -41,6 +42,7 @@ from customer_chunks.ml.matching import (
     to_scaled,
 )
 from customer_chunks.ml.pipeline import run_segmentation
+from customer_chunks.ml.settings import SegmentationSettings
 
 ASSIGNMENT_COLUMNS = ["customer_id", "stable_segment_id", "nearest_stable_segment_id"]
 
@@ -261,15 +263,8 @@ def refit_needed(
 
 def run_segmentation_over_time(
     features: pd.DataFrame,
+    settings: SegmentationSettings,
     *,
-    segmentation_features: Sequence[str],
-    k_min: int,
-    k_max: int,
-    force_k: int | None,
-    recommended: str,
-    sample_size: int,
-    n_bootstrap: int,
-    random_state: int,
     max_distance: float,
     refit: str,
     previous_centroids: pd.DataFrame | None = None,
@@ -278,40 +273,31 @@ def run_segmentation_over_time(
     max_id_ever: int = 0,
     log=print,
 ) -> dict[str, pd.DataFrame]:
-    """What ml_segmentation_run returns: :func:`run_segmentation` (same settings, no
-    defaults: they live in dbt_project.yml) plus :func:`lifecycle_outputs` against the
-    last published run (``previous_*``, ``max_id_ever``; None/0 on a first run).
+    """What ml_segmentation_run returns: :func:`run_segmentation` with ``settings`` plus
+    :func:`lifecycle_outputs` against the last published run (``previous_*``,
+    ``max_id_ever``; None/0 on a first run). ``max_distance`` and ``refit`` are the vars
+    segment_match_max_distance and refit (no defaults here: they live in dbt_project.yml).
 
-    ``refit`` (var refit) decides whether the segments are refitted: ``always``;
+    ``refit`` decides whether the segments are refitted: ``always``;
     ``never`` (only a first run fits; later runs score); ``auto`` (fit on a first run
     or when :func:`refit_needed` finds a feature whose PSI against the last fit is major,
     else score). A run that scores assigns every customer to the nearest stored centre
     and keeps ids, names, centres and drift reference of the last fit; the descriptive
-    marts (profiles, validation, PCA, dim_customers.segment_id) still come from a fit of
-    this run's data at the last run's k (or ``force_k``)."""
+    marts (profiles, validation, PCA, dim_customers' kmeans/hierarchical ids) still come
+    from a fit of this run's data at the last run's k (or ``force_k``).
+    ``dim_customers.segment_id`` is the stable id of ``segment_assignments``."""
     refit_now = refit_needed(refit, features, previous_centroids, previous_reference)
-    k_used = force_k
     if not refit_now:
-        if k_used is None:
+        if settings.force_k is None:  # the last fit's k
             k_used = int(previous_centroids["stable_segment_id"].nunique())
-        log(f"segmentation: refit={refit}: scoring against the last fit (k={k_used})")
-    frames = run_segmentation(
-        features,
-        segmentation_features=segmentation_features,
-        k_min=k_min,
-        k_max=k_max,
-        force_k=k_used,
-        recommended=recommended,
-        sample_size=sample_size,
-        n_bootstrap=n_bootstrap,
-        random_state=random_state,
-        log=log,
-    )
+            settings = dataclasses.replace(settings, force_k=k_used)
+        log(f"segmentation: refit={refit}: scoring against the last fit (k={settings.force_k})")
+    frames = run_segmentation(features, settings, log=log)
     frames.update(
         lifecycle_outputs(
             features,
             frames,
-            segmentation_features=segmentation_features,
+            segmentation_features=settings.segmentation_features,
             max_distance=max_distance,
             previous_centroids=previous_centroids,
             previous_reference=previous_reference,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -55,6 +55,7 @@ from customer_chunks.ml.pca import (
 )
 from customer_chunks.ml.progress import PREFIX, note, step
 from customer_chunks.ml.segments import PROFILE_COLUMNS, order_segments, profile_segments
+from customer_chunks.ml.settings import SegmentationSettings
 from customer_chunks.ml.validation import (
     SILHOUETTE_SAMPLE_SIZE,
     bootstrap_stability,
@@ -250,15 +251,8 @@ def _single_segment_outputs(
 
 def run_segmentation(
     features: pd.DataFrame,
+    settings: SegmentationSettings,
     *,
-    segmentation_features: Sequence[str],
-    k_min: int,
-    k_max: int,
-    force_k: int | None,
-    recommended: str,
-    sample_size: int,
-    n_bootstrap: int,
-    random_state: int,
     hierarchical_clusters: int | None = None,
     silhouette_sample_size: int = SILHOUETTE_SAMPLE_SIZE,
     bootstrap_sample_size: int = 5_000,
@@ -268,12 +262,13 @@ def run_segmentation(
     """Segment customers with K-Means, Ward hierarchy and DBSCAN, and describe the result.
 
     Takes the customer feature table (``customer_id`` plus any of ``FEATURE_COLUMNS``;
-    other columns are ignored) and the settings that are dbt vars (no defaults here:
-    they live in dbt_project.yml): ``segmentation_features`` (the columns that define
-    segments; every feature still describes them in the profiles), the k range,
+    other columns are ignored) and ``settings``, the dbt vars of the fit (no defaults
+    here: they live in dbt_project.yml): ``segmentation_features`` (the columns that
+    define segments; every feature still describes them in the profiles), the k range,
     ``force_k`` (None: chosen by :data:`~customer_chunks.ml.kmeans.SELECTION_RULE`),
-    ``recommended`` (``"auto"``, or an algorithm in :data:`ALGORITHMS` to impose),
-    ``sample_size``, ``n_bootstrap`` and ``random_state``. Returns a dict of DataFrames:
+    ``recommended_algorithm`` (``"auto"``, or an algorithm in :data:`ALGORITHMS` to
+    impose), ``ml_sample_size`` (``sample_size`` below), ``ml_bootstrap_resamples``
+    (``n_bootstrap``) and ``random_state``. Returns a dict of DataFrames:
 
     * ``customer_segments``: customer_id, kmeans_segment_id, hierarchical_segment_id,
       dbscan_cluster_id (-1 = noise), is_outlier, pca_1..pca_3, and segment_id /
@@ -308,6 +303,10 @@ def run_segmentation(
     peak RSS, against 198 s for the previous k rule run alongside it (100,000
     customers: 14 s).
     """
+    segmentation_features, random_state = settings.segmentation_features, settings.random_state
+    k_min, k_max, force_k = settings.k_min, settings.k_max, settings.force_k
+    recommended = settings.recommended_algorithm
+    sample_size, n_bootstrap = settings.ml_sample_size, settings.ml_bootstrap_resamples
     if recommended not in ("auto", *ALGORITHMS):
         raise ValueError(f"recommended must be 'auto' or one of {ALGORITHMS}, got {recommended!r}")
     started = time.perf_counter()
