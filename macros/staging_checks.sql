@@ -21,8 +21,9 @@
 
 {% macro is_blank(column, text_columns) -%}
     {#- True when the raw value is missing: null, or blank text for a text column.
-        `column` may be qualified (source.ordered_at); its last part names it. -#}
-    {%- if text_columns is none or (column.split('.') | last | lower) in text_columns -%}
+        `column` may be qualified (source.ordered_at) and quoted; its last part names it. -#}
+    {%- set name = column.split('.') | last | lower | replace('"', '') | replace('`', '') -%}
+    {%- if text_columns is none or name in text_columns -%}
         (nullif(trim({{ column }}), '') is null)
     {%- else -%}
         ({{ column }} is null)

@@ -17,12 +17,16 @@ engagement_events as (
     select * from {{ ref('base_customer_data__engagement_events_checked') }}
 ),
 
+customer_features as (
+    select * from {{ ref('base_customer_data__customer_features_checked') }}
+),
+
 rejected_lines as (
     select * from {{ ref('stg_customer_data__rejected_lines') }}
 ),
 
 unioned as (
-    {%- for table in ['transactions', 'customers', 'web_events', 'engagement_events'] %}
+    {%- for table in ['transactions', 'customers', 'web_events', 'engagement_events', 'customer_features'] %}
         select
             '{{ table }}' as table_name,
             source_row_id,

@@ -18,8 +18,12 @@ engagement_events as (
     select * from {{ ref('base_customer_data__engagement_events_checked') }}
 ),
 
+customer_features as (
+    select * from {{ ref('base_customer_data__customer_features_checked') }}
+),
+
 counted as (
-    {%- for table in ['transactions', 'customers', 'web_events', 'engagement_events'] %}
+    {%- for table in ['transactions', 'customers', 'web_events', 'engagement_events', 'customer_features'] %}
         select
             '{{ table }}' as table_name,
             '{{ customer_chunks.duplicate_rule() }}' as duplicate_rule,

@@ -30,6 +30,11 @@ staged_counts as (
         'engagement_events' as table_name,
         count(*) as rows_staged
     from {{ ref('stg_customer_data__engagement_events') }}
+    union all
+    select
+        'customer_features' as table_name,
+        count(*) as rows_staged
+    from {{ ref('stg_customer_data__customer_features') }}
 ),
 
 quarantined_counts as (

@@ -77,8 +77,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     from customer_chunks.run import run
 
     dbt_vars = run_vars(args)
+    sources = _sources(args)
+    if args.source:
+        from customer_chunks.sources import source_file_vars
+
+        # the source file's vars suit its data; a --var of the same key wins
+        dbt_vars = {**source_file_vars(Path(args.source)), **dbt_vars}
     path = run(
-        _sources(args),
+        sources,
         warehouse=Path(args.warehouse),
         as_of=dbt_vars.pop("as_of", None),
         extra_vars=dbt_vars,
