@@ -139,3 +139,33 @@ where copy_number > 1
         value: money is kept as numeric(18,6), which holds less than 1e12. -#}
     ({% for column in columns %}abs({{ column }}) >= {{ var('max_plausible_amount') }}{% if not loop.last %} or {% endif %}{% endfor %})
 {%- endmacro %}
+
+{% macro one_row_per_customer(checked) -%}
+    {#- Two CTEs, `numbered` and `reasoned`, over the CTE `checked` (source_row_id,
+        customer_id, rule_reason, is_repeat): quarantine_reason is the rule's reason,
+        else `duplicate` for an exact repeat (the customer id proves it; not under
+        quarantine_duplicates: false), else `duplicate_customer_id` for a later row of
+        the same customer: one row per customer is staged, the first in input order. -#}
+numbered as (
+    select
+        *,
+        row_number() over (
+            partition by customer_id, rule_reason is null
+            order by source_row_id
+        ) as customer_row_number
+    from {{ checked }}
+),
+
+reasoned as (
+    select
+        *,
+        case
+            when rule_reason is not null then rule_reason
+            {%- if customer_chunks.duplicate_rule() != 'never' %}
+                when is_repeat then 'duplicate'
+            {%- endif %}
+            when customer_row_number > 1 then 'duplicate_customer_id'
+        end as quarantine_reason
+    from numbered
+)
+{%- endmacro %}

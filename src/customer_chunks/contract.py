@@ -93,10 +93,9 @@ ENGAGEMENT_EVENTS = TableContract(
     ),
 )
 
-# The features a customer-level table (a CRM export with precomputed metrics) may map
-# onto, with the meanings of models/_feature_definitions.md. The same names, in the same
-# order, as customer_chunks.ml.features.FEATURE_COLUMNS (tests/test_customer_features.py
-# compares them: the ML package is not imported here, to keep the CLI quick to start).
+# The customer features, in order, with the meanings of models/_feature_definitions.md:
+# what the models use (customer_chunks.ml.features.FEATURE_COLUMNS is this list) and
+# what a customer-level table (a CRM export with precomputed metrics) may map onto.
 CUSTOMER_FEATURE_COLUMNS: tuple[str, ...] = (
     "recency_days",
     "frequency",
