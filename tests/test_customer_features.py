@@ -117,6 +117,20 @@ def test_source_file_vars_are_checked_like_var(tmp_path, vars_text, expected) ->
         sources.source_file_vars(spec)
 
 
+def test_source_file_vars_reach_the_run_and_var_wins(tmp_path) -> None:
+    from customer_chunks import cli
+
+    (tmp_path / "crm.csv").write_text("id,days_since,orders,spend,web_visits,sex\n")
+    (tmp_path / "s.yml").write_text(SPEC)
+    argv = ["run", "--source", str(tmp_path / "s.yml"), "--var", "k_max=7"]
+    got = cli.run_vars(cli.build_parser().parse_args(argv))
+    assert got == {
+        "segmentation_features": ["recency_days", "frequency", "monetary", "visits"],
+        "k_min": 2,
+        "k_max": 7,
+    }
+
+
 def test_extra_features_join_by_customer() -> None:
     frame = pd.DataFrame({"customer_id": ["a", "b", "c"], "monetary": [1.0, 2.0, 3.0]})
     extra = pd.DataFrame(

@@ -446,9 +446,9 @@ def check_primary_tables(tables: Any, where: str) -> None:
         )
 
 
-def from_source_file(spec_path: Path) -> dict[str, TableSource]:
-    """Read a source file (YAML); paths inside it are relative to the file itself."""
-    spec_path = Path(spec_path)
+def _read_source_file(spec_path: Path) -> SourceFile:
+    """The checked model of the source file at ``spec_path``; one-line InputError when it
+    is missing, too large, not UTF-8 or not valid."""
     if not spec_path.is_file():
         raise InputError(f"{spec_path}: source file not found. Fix: check the --source path.")
     if spec_path.stat().st_size > MAX_SOURCE_FILE_BYTES:
@@ -462,7 +462,13 @@ def from_source_file(spec_path: Path) -> dict[str, TableSource]:
         raise InputError(
             f"{spec_path}: not UTF-8 text. Fix: save the source file as UTF-8."
         ) from None
-    model = parse_source_file(text, str(spec_path))
+    return parse_source_file(text, str(spec_path))
+
+
+def from_source_file(spec_path: Path) -> dict[str, TableSource]:
+    """Read a source file (YAML); paths inside it are relative to the file itself."""
+    spec_path = Path(spec_path)
+    model = _read_source_file(spec_path)
     base = spec_path.resolve().parent
     sources: dict[str, TableSource] = {}
     # Tables with `from:` reuse another table's files, so resolve those last.
@@ -518,8 +524,7 @@ def source_file_vars(spec_path: Path) -> dict[str, Any]:
     """The ``vars:`` of a source file, each checked against dbt_project.yml like a --var."""
     from customer_chunks.project import check_var_value
 
-    text = Path(spec_path).read_text(encoding="utf-8")
-    model = parse_source_file(text, str(spec_path))
+    model = _read_source_file(Path(spec_path))
     for key, value in model.vars.items():
         check_var_value(key, value, f"{spec_path}: vars.{key}")
     return dict(model.vars)
