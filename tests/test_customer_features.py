@@ -131,6 +131,31 @@ def test_source_file_vars_reach_the_run_and_var_wins(tmp_path) -> None:
     }
 
 
+def test_parquet_customer_features_load_with_their_extra_columns(tmp_path) -> None:
+    import duckdb
+
+    from customer_chunks.load import load_all
+
+    duckdb.sql(
+        "copy (select * from (values ('a', 3, 10.5, 7), ('b', 1, 2.0, null)) "
+        f"t(id, r, m, v)) to '{tmp_path / 'crm.parquet'}' (format parquet)"
+    )
+    (tmp_path / "s.yml").write_text(
+        "tables:\n  customer_features:\n    path: crm.parquet\n"
+        "    columns: {customer_id: id, recency_days: r, monetary: m}\n"
+        "    extra_columns: {visits: v, twice_spend: 'm * 2'}\n"
+    )
+    summary = load_all(tmp_path / "w.duckdb", sources.from_source_file(tmp_path / "s.yml"))
+    assert summary["customer_features"]["rows"] == 2
+    con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
+    rows = con.sql(
+        "select customer_id, recency_days, monetary, visits, twice_spend "
+        "from raw.customer_features order by _row_id"
+    ).fetchall()
+    con.close()
+    assert rows == [("a", 3, 10.5, 7, 21.0), ("b", 1, 2.0, None, 4.0)]
+
+
 def test_extra_features_join_by_customer() -> None:
     frame = pd.DataFrame({"customer_id": ["a", "b", "c"], "monetary": [1.0, 2.0, 3.0]})
     extra = pd.DataFrame(

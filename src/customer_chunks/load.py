@@ -550,6 +550,7 @@ def _parquet_view_sql(src: TableSource, mapping: dict[str, str]) -> str:
             options=src.options,
             columns=src.columns,
             origin=src.origin,
+            extra_columns=src.extra_columns,
         )
         types = duckdb.sql(f"describe select * from read_parquet({_literal(str(path))})")
         text_sources = frozenset(r[0] for r in types.fetchall() if r[1] == "VARCHAR")
