@@ -21,8 +21,9 @@
 
 {% macro is_blank(column, text_columns) -%}
     {#- True when the raw value is missing: null, or blank text for a text column.
-        `column` may be qualified (source.ordered_at); its last part names it. -#}
-    {%- if text_columns is none or (column.split('.') | last | lower) in text_columns -%}
+        `column` may be qualified (source.ordered_at) and quoted; its last part names it. -#}
+    {%- set name = column.split('.') | last | lower | replace('"', '') | replace('`', '') -%}
+    {%- if text_columns is none or name in text_columns -%}
         (nullif(trim({{ column }}), '') is null)
     {%- else -%}
         ({{ column }} is null)
@@ -137,4 +138,34 @@ where copy_number > 1
     {#- Any of `columns` (numbers) at or above var max_plausible_amount in absolute
         value: money is kept as numeric(18,6), which holds less than 1e12. -#}
     ({% for column in columns %}abs({{ column }}) >= {{ var('max_plausible_amount') }}{% if not loop.last %} or {% endif %}{% endfor %})
+{%- endmacro %}
+
+{% macro one_row_per_customer(checked) -%}
+    {#- Two CTEs, `numbered` and `reasoned`, over the CTE `checked` (source_row_id,
+        customer_id, rule_reason, is_repeat): quarantine_reason is the rule's reason,
+        else `duplicate` for an exact repeat (the customer id proves it; not under
+        quarantine_duplicates: false), else `duplicate_customer_id` for a later row of
+        the same customer: one row per customer is staged, the first in input order. -#}
+numbered as (
+    select
+        *,
+        row_number() over (
+            partition by customer_id, rule_reason is null
+            order by source_row_id
+        ) as customer_row_number
+    from {{ checked }}
+),
+
+reasoned as (
+    select
+        *,
+        case
+            when rule_reason is not null then rule_reason
+            {%- if customer_chunks.duplicate_rule() != 'never' %}
+                when is_repeat then 'duplicate'
+            {%- endif %}
+            when customer_row_number > 1 then 'duplicate_customer_id'
+        end as quarantine_reason
+    from numbered
+)
 {%- endmacro %}

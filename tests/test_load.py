@@ -105,6 +105,7 @@ tables:
         "customers": True,
         "web_events": False,
         "engagement_events": False,
+        "customer_features": False,
     }
     assert con.sql("select count(*) from raw.web_events").fetchone()[0] == 0
 

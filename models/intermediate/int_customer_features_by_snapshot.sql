@@ -1,8 +1,25 @@
 {#- Customer features at two reference dates: `current` (as_of) for the marts and
     `training` (as_of minus the high-value horizon) for the high-value model, so both
     are computed by the same SQL. A customer appears in a snapshot when they have at
-    least one purchase line before its date. Every column is documented in
-    _intermediate__models.yml and dim_customers. -#}
+    least one purchase line before its date. A customer_features input (one row per
+    customer with precomputed metrics, instead of order lines) gives `current` rows
+    only, its features as given (counts and days rounded to whole numbers); tenure_days
+    and age, when not given, come from signed_up_at and birth_year of the customers
+    input. Every column is documented in _intermediate__models.yml and dim_customers. -#}
+{%- set output_columns = [
+    'snapshot_name', 'snapshot_date', 'customer_id', 'recency_days', 'frequency',
+    'gross_revenue', 'returned_revenue', 'monetary', 'avg_order_value', 'tenure_days',
+    'avg_days_between_orders', 'distinct_categories', 'return_rate', 'first_purchase_at',
+    'last_purchase_at', 'web_sessions_90d', 'web_events_90d', 'add_to_cart_90d',
+    'checkouts_90d', 'cart_to_purchase_rate', 'emails_sent', 'email_open_rate',
+    'email_click_rate', 'has_unsubscribed', 'days_since_last_engagement',
+    'engagement_score', 'has_web_events', 'has_engagement_events', 'signed_up_at', 'age',
+    'gender', 'country'
+] -%}
+{%- set whole_numbers = [
+    'recency_days', 'frequency', 'tenure_days', 'distinct_categories', 'web_sessions_90d',
+    'web_events_90d', 'add_to_cart_90d', 'checkouts_90d', 'days_since_last_engagement'
+] -%}
 with
 
 transactions as (
@@ -368,39 +385,63 @@ scored as (
             0
         )", 1) }} as engagement_score
     from components
+),
+
+customer_level as (
+    select * from {{ ref('stg_customer_data__customer_features') }}
+),
+
+customer_level_features as (
+    select
+        'current' as snapshot_name,
+        parameters.as_of_date as snapshot_date,
+        customer_level.customer_id,
+        {%- for feature in customer_chunks.customer_feature_columns() %}
+            {%- if feature == 'tenure_days' %}
+                cast(round(coalesce(
+                    customer_level.tenure_days,
+                    {{ dbt.datediff('cast(customers.signed_up_at as date)', 'parameters.as_of_date', 'day') }}
+                )) as {{ dbt.type_bigint() }}) as tenure_days,
+            {%- elif feature == 'age' %}
+                cast(round(coalesce(
+                    customer_level.age,
+                    extract(year from parameters.as_of_date) - customers.birth_year
+                )) as {{ dbt.type_bigint() }}) as age,
+            {%- elif feature in whole_numbers %}
+                cast(round(customer_level.{{ feature }}) as {{ dbt.type_bigint() }}) as {{ feature }},
+            {%- else %}
+                cast(customer_level.{{ feature }} as {{ type_double() }}) as {{ feature }},
+            {%- endif %}
+        {%- endfor %}
+        cast(null as {{ dbt.type_timestamp() }}) as first_purchase_at,
+        cast(null as {{ dbt.type_timestamp() }}) as last_purchase_at,
+        cast(null as {{ dbt.type_bigint() }}) as emails_sent,
+        cast(null as {{ dbt.type_boolean() }}) as has_unsubscribed,
+        false as has_web_events,
+        false as has_engagement_events,
+        customers.signed_up_at,
+        customers.gender,
+        customers.country
+    from customer_level
+    cross join parameters
+    left join customers
+        on customer_level.customer_id = customers.customer_id
+),
+
+unioned as (
+    select
+        {%- for column in output_columns[:-1] %}
+            {{ column }},
+        {%- endfor %}
+        {{ output_columns | last }}
+    from scored
+    union all
+    select
+        {%- for column in output_columns[:-1] %}
+            {{ column }},
+        {%- endfor %}
+        {{ output_columns | last }}
+    from customer_level_features
 )
 
-select
-    snapshot_name,
-    snapshot_date,
-    customer_id,
-    recency_days,
-    frequency,
-    gross_revenue,
-    returned_revenue,
-    monetary,
-    avg_order_value,
-    tenure_days,
-    avg_days_between_orders,
-    distinct_categories,
-    return_rate,
-    first_purchase_at,
-    last_purchase_at,
-    web_sessions_90d,
-    web_events_90d,
-    add_to_cart_90d,
-    checkouts_90d,
-    cart_to_purchase_rate,
-    emails_sent,
-    email_open_rate,
-    email_click_rate,
-    has_unsubscribed,
-    days_since_last_engagement,
-    engagement_score,
-    has_web_events,
-    has_engagement_events,
-    signed_up_at,
-    age,
-    gender,
-    country
-from scored
+select * from unioned

@@ -1,6 +1,8 @@
 {#- R, F and M scores (1-5) for each customer in the current snapshot, from the cut
     points in int_rfm_cut_points, and the named segment from the rfm_segment_rules seed.
-    score = 1 + number of cut points strictly below the value (recency reversed). -#}
+    score = 1 + number of cut points strictly below the value (recency reversed).
+    Customers without recency, frequency or monetary (possible only with a
+    customer_features input) are not scored. -#}
 with
 
 features as (
@@ -52,6 +54,12 @@ scored as (
     cross join recency_cuts
     cross join frequency_cuts
     cross join monetary_cuts
+    -- a customer_features input may not give all three: no score then (null in
+    -- dim_customers), rather than the lowest score for a missing value
+    where
+        features.recency_days is not null
+        and features.frequency is not null
+        and features.monetary is not null
 ),
 
 segmented as (

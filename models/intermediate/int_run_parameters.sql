@@ -1,5 +1,7 @@
 {#- One row: the dates every feature is computed against, and which optional inputs
-    were given. as_of = var('as_of') or the day after the latest staged order line. -#}
+    were given. as_of = var('as_of'), else the day after the latest staged order line;
+    with a customer_features input (no order lines) the day after the latest signed_up_at
+    of the customers input, else the run's current date. -#}
 with
 
 transactions as (
@@ -10,9 +12,18 @@ manifest as (
     select * from {{ ref('stg_customer_data__load_manifest') }}
 ),
 
+customers as (
+    select * from {{ ref('stg_customer_data__customers') }}
+),
+
 latest as (
     select cast(max(ordered_at) as date) as last_order_date
     from transactions
+),
+
+latest_signup as (
+    select cast(max(signed_up_at) as date) as last_signup_date
+    from customers
 ),
 
 inputs as (
@@ -25,7 +36,9 @@ inputs as (
         {{ dbt.bool_or(
             "case when table_name = 'transactions' then "
             ~ dbt.position("'category'", 'mapped_columns') ~ " > 0 end"
-        ) }} as has_category
+        ) }} as has_category,
+        {{ dbt.bool_or("case when table_name = 'customer_features' then is_provided end") }}
+            as has_customer_features
     from manifest
 ),
 
@@ -34,10 +47,15 @@ dates as (
         {%- if var('as_of') %}
         cast('{{ var("as_of") }}' as date) as as_of_date,
         {%- else %}
-            cast({{ dbt.dateadd('day', 1, 'last_order_date') }} as date) as as_of_date,
+            cast(coalesce(
+                {{ dbt.dateadd('day', 1, 'latest.last_order_date') }},
+                {{ dbt.dateadd('day', 1, 'latest_signup.last_signup_date') }},
+                {{ dbt.current_timestamp() }}
+            ) as date) as as_of_date,
         {%- endif %}
-        last_order_date
+        latest.last_order_date
     from latest
+    cross join latest_signup
 ),
 
 final as (
@@ -51,7 +69,8 @@ final as (
         coalesce(inputs.has_customers, false) as has_customers,
         coalesce(inputs.has_web_events, false) as has_web_events,
         coalesce(inputs.has_engagement_events, false) as has_engagement_events,
-        coalesce(inputs.has_category, false) as has_category
+        coalesce(inputs.has_category, false) as has_category,
+        coalesce(inputs.has_customer_features, false) as has_customer_features
     from dates
     cross join inputs
 )

@@ -21,17 +21,34 @@ centroids as (
     select * from {{ ref('segment_centroids') }}
 ),
 
+extra_features as (
+    select * from {{ ref('stg_customer_data__customer_extra_features') }}
+),
+
 feature_values as (
+    {#- a name that is not a contract feature is an extra column of a customer_features
+        input (long rows; none for order-line input) -#}
+    {%- set extra_names = [] %}
     {%- for feature in var('segmentation_features') %}
-        {%- if not loop.first %}
+        {%- if feature in customer_chunks.customer_feature_columns() %}
+            select
+                customer_id,
+                '{{ feature }}' as feature,
+                cast({{ feature }} as {{ type_double() }}) as feature_value
+            from features
             union all
+        {%- else %}
+            {%- do extra_names.append("'" ~ feature ~ "'") %}
         {%- endif %}
-        select
-            customer_id,
-            '{{ feature }}' as feature,
-            cast({{ feature }} as {{ type_double() }}) as feature_value
-        from features
     {%- endfor %}
+    select
+        features.customer_id,
+        extra_features.feature_name as feature,
+        extra_features.feature_value
+    from features
+    inner join extra_features
+        on features.customer_id = extra_features.customer_id
+    where extra_features.feature_name in ({{ (extra_names or ["''"]) | join(', ') }})
 ),
 
 imputed as (

@@ -1,5 +1,6 @@
 """Fit K-Means (k chosen over a range), Ward hierarchy, DBSCAN and PCA once and keep
 every output, one column each; the marts read them (see README.md beside this file).
+The extra numeric columns of a customer_features input join the features by name.
 Then match the segments to the last published run's (stable ids) and measure drift
 against its reference (customer_chunks.ml.lifecycle)."""
 
@@ -26,7 +27,10 @@ def model(dbt, session):
         }
     )
     frames = run_segmentation_over_time(
-        current_features(dbt.ref("int_customer_features_by_snapshot")),
+        current_features(
+            dbt.ref("int_customer_features_by_snapshot"),
+            dbt.ref("stg_customer_data__customer_extra_features"),
+        ),
         settings,
         max_distance=required(
             "segment_match_max_distance", dbt.config.get("segment_match_max_distance"), float

@@ -53,8 +53,9 @@ def _k(value: object, flag: str) -> None:
 
 
 def run_vars(args: argparse.Namespace) -> dict:
-    """The dbt vars for a run: each ``--var KEY=VALUE``, then the ``--k`` and ``--as-of``
-    aliases (of force_k and as_of). Checked here so a bad value fails before loading."""
+    """The dbt vars for a run: the ``vars:`` of a ``--source`` file, then each ``--var
+    KEY=VALUE`` (which wins), then the ``--k`` and ``--as-of`` aliases (of force_k and
+    as_of). Checked here so a bad value fails before loading."""
     from customer_chunks.project import parse_var
 
     dbt_vars: dict = {}
@@ -67,6 +68,11 @@ def run_vars(args: argparse.Namespace) -> dict:
         if key in dbt_vars and dbt_vars[key] != value:
             raise InputError(f"{flag} and --var {key} disagree. Fix: give only one of them.")
         dbt_vars[key] = value
+    if getattr(args, "source", None):
+        from customer_chunks.sources import source_file_vars
+
+        # the source file's vars suit its data; a --var of the same key wins
+        dbt_vars = {**source_file_vars(Path(args.source)), **dbt_vars}
     _k(dbt_vars.get("force_k"), "--k" if args.k is not None else "--var force_k")
     if dbt_vars.get("as_of") is not None:
         dbt_vars["as_of"] = _as_of(str(dbt_vars["as_of"]))
@@ -77,8 +83,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from customer_chunks.run import run
 
     dbt_vars = run_vars(args)
+    sources = _sources(args)
     path = run(
-        _sources(args),
+        sources,
         warehouse=Path(args.warehouse),
         as_of=dbt_vars.pop("as_of", None),
         extra_vars=dbt_vars,

@@ -39,7 +39,8 @@ class TableContract:
 
 TRANSACTIONS = TableContract(
     name="transactions",
-    required=True,
+    # required unless a customer_features table is given instead (PRIMARY_TABLES)
+    required=False,
     description="one row per order line; a negative quantity or amount is a return",
     columns=(
         ColumnSpec("order_id", "string", description="optional: without it each row is an order"),
@@ -92,9 +93,62 @@ ENGAGEMENT_EVENTS = TableContract(
     ),
 )
 
+# The customer features, in order, with the meanings of models/_feature_definitions.md:
+# what the models use (customer_chunks.ml.features.FEATURE_COLUMNS is this list) and
+# what a customer-level table (a CRM export with precomputed metrics) may map onto.
+CUSTOMER_FEATURE_COLUMNS: tuple[str, ...] = (
+    "recency_days",
+    "frequency",
+    "gross_revenue",
+    "returned_revenue",
+    "monetary",
+    "avg_order_value",
+    "tenure_days",
+    "avg_days_between_orders",
+    "distinct_categories",
+    "return_rate",
+    "web_sessions_90d",
+    "web_events_90d",
+    "add_to_cart_90d",
+    "checkouts_90d",
+    "cart_to_purchase_rate",
+    "email_open_rate",
+    "email_click_rate",
+    "days_since_last_engagement",
+    "engagement_score",
+    "age",
+)
+
+CUSTOMER_FEATURES = TableContract(
+    name="customer_features",
+    required=False,
+    description=(
+        "one row per customer with precomputed metrics (a CRM export), instead of "
+        "transactions; a source file may add numeric extra_columns to segment on"
+    ),
+    columns=(
+        ColumnSpec("customer_id", "string", required=True),
+        *(ColumnSpec(name, "number") for name in CUSTOMER_FEATURE_COLUMNS),
+    ),
+)
+
 CONTRACT: dict[str, TableContract] = {
-    t.name: t for t in (TRANSACTIONS, CUSTOMERS, WEB_EVENTS, ENGAGEMENT_EVENTS)
+    t.name: t for t in (TRANSACTIONS, CUSTOMERS, WEB_EVENTS, ENGAGEMENT_EVENTS, CUSTOMER_FEATURES)
 }
+# One of these must be given: order lines, or a customer-level table (not both).
+PRIMARY_TABLES: tuple[str, ...] = ("transactions", "customer_features")
+
+
+def with_extra_columns(contract: TableContract, extra: tuple[str, ...]) -> TableContract:
+    """``contract`` with a numeric column for each extra column name (customer_features
+    only: the numeric columns a source file adds to segment on)."""
+    if not extra:
+        return contract
+    columns = (*contract.columns, *(ColumnSpec(name, "number") for name in extra))
+    return TableContract(
+        contract.name, contract.required, columns, contract.one_of, contract.description
+    )
+
 
 # File endings recognised in `--data DIR`, with the DuckDB reader each one takes.
 FILE_FORMATS: dict[str, str] = {

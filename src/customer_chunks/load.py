@@ -36,7 +36,7 @@ from pathlib import Path
 import duckdb
 
 from customer_chunks import flat_files, mongo, sources_db
-from customer_chunks.contract import CONTRACT, ColumnSpec, TableContract
+from customer_chunks.contract import CONTRACT, PRIMARY_TABLES, ColumnSpec, TableContract
 from customer_chunks.errors import InputError
 from customer_chunks.logs import forward_to
 from customer_chunks.sources import TableSource, check_expression, is_plain_column
@@ -330,7 +330,7 @@ def resolve_columns(con: duckdb.DuckDBPyConnection, src: TableSource) -> dict[st
 
     For a data folder (empty map) contract columns are matched by name, ignoring case.
     """
-    contract: TableContract = CONTRACT[src.table]
+    contract: TableContract = src.contract
     header = _describe(con, src)
     if _reads_as_csv(src) and len(header) == 1:
         (only,) = header
@@ -406,14 +406,14 @@ def _select_sql(
     each column converted (try_cast) to the type DuckDB sniffs for it, so ``a / b`` works
     on numbers, while plain columns keep the text exactly as written.
     """
-    contract = CONTRACT[src.table]
+    contract = src.contract
     typed = bool(sniffed)
     options = src.csv_options()
     parts = []
     for col in contract.columns:
         expr = mapping.get(col.name)
         if expr is None:
-            parts.append(f"cast(null as varchar) as {col.name}")
+            parts.append(f"cast(null as varchar) as {_quote(col.name)}")
             continue
         # A typed Parquet timestamp stays typed (no zone to convert, nothing to parse);
         # text timestamps, from any format, are normalised.
@@ -426,7 +426,7 @@ def _select_sql(
             expr = _quote("__text__" + expr.strip('"'))
         if col.kind == "timestamp" and is_text:
             expr = _timestamp_text(expr, options.timestamp_format, options.timezone)
-        parts.append(f"{expr} as {col.name}")
+        parts.append(f"{expr} as {_quote(col.name)}")
     if row_numbers:
         parts.insert(0, "file_row_number")
     select = ",\n    ".join(parts)
@@ -487,8 +487,8 @@ def load_table(
     once), numbered by each file's own row numbers; CSV and JSON are copied into a
     table, since re-parsing text on every read would cost more than the copy.
     """
-    contract = CONTRACT[src.table]
-    cols = ", ".join(contract.column_names)
+    contract = src.contract
+    cols = ", ".join(_quote(c) for c in contract.column_names)
     if src.file_format == "parquet" and not src.distinct:
         sql = f"create or replace view raw.{src.table} as\n" + _parquet_view_sql(src, mapping)
     else:
@@ -538,8 +538,8 @@ def load_table(
 
 def _parquet_view_sql(src: TableSource, mapping: dict[str, str]) -> str:
     """A SELECT over Parquet files with a row id that runs on across files."""
-    contract = CONTRACT[src.table]
-    cols = ", ".join(contract.column_names)
+    contract = src.contract
+    cols = ", ".join(_quote(c) for c in contract.column_names)
     parts, offset = [], 0
     for path in src.paths:
         single = TableSource(
@@ -550,6 +550,7 @@ def _parquet_view_sql(src: TableSource, mapping: dict[str, str]) -> str:
             options=src.options,
             columns=src.columns,
             origin=src.origin,
+            extra_columns=src.extra_columns,
         )
         types = duckdb.sql(f"describe select * from read_parquet({_literal(str(path))})")
         text_sources = frozenset(r[0] for r in types.fetchall() if r[1] == "VARCHAR")
@@ -593,7 +594,10 @@ def _shown(value: object) -> str:
 
 
 def columns_to_check(
-    con: duckdb.DuckDBPyConnection, table: str, mapping: dict[str, str]
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    mapping: dict[str, str],
+    contract: TableContract | None = None,
 ) -> list[ColumnSpec]:
     """The contract columns of ``raw.<table>`` whose values can fail to parse: typed
     columns (timestamp, number, integer) that are read as text (CSV, JSON, Parquet
@@ -607,7 +611,7 @@ def columns_to_check(
     }
     return [
         c
-        for c in CONTRACT[table].columns
+        for c in (contract or CONTRACT[table]).columns
         if c.name in mapping
         and c.kind in _CAST_TYPES
         and types.get(c.name) not in _ALWAYS_CASTS[c.kind]
@@ -622,16 +626,17 @@ def check_values(
     One scan of ``raw.<table>`` over :func:`columns_to_check` (none for fully typed
     Parquet files).
     """
-    checks = columns_to_check(con, src.table, mapping)
+    checks = columns_to_check(con, src.table, mapping, src.contract)
     if not checks:
         return []
     parts = []
     for c in checks:
         target = _CAST_TYPES[c.kind]
-        text = f"cast({c.name} as varchar)"
-        bad = f"{c.name} is not null and try_cast({text} as {target}) is null"
+        name = _quote(c.name)
+        text = f"cast({name} as varchar)"
+        bad = f"{name} is not null and try_cast({text} as {target}) is null"
         parts.append(
-            f"count({c.name}), count(*) filter (where {bad}), min({text}) filter (where {bad})"
+            f"count({name}), count(*) filter (where {bad}), min({text}) filter (where {bad})"
         )
     row = con.execute(f"select {', '.join(parts)} from raw.{src.table}").fetchone()
     notes = []
@@ -697,10 +702,10 @@ def check_rejected(
     columns (the same MAX_BAD_SHARE rule as for values); note encoding trouble."""
     total = rows + rejected
     if total == 0:
-        if src.table == "transactions":
+        if src.table in PRIMARY_TABLES:
             raise InputError(
-                f"{src.label()}: transactions has no rows (only a header, or an empty file). "
-                "Fix: export the order lines again, or point the source at the right file."
+                f"{src.label()}: {src.table} has no rows (only a header, or an empty file). "
+                "Fix: export the table again, or point the source at the right file."
             )
         return [f"{src.table}: the file has no rows"]
     if not rejected:
@@ -801,8 +806,19 @@ def _load_all(db_path: Path, sources: dict[str, TableSource]) -> dict:
             logger.info(f"loaded {table}: {rows:,} rows from {src.label()}{extra} ({took:.1f} s)")
             for note in notes:
                 logger.info(f"  note: {note}")
+        if summary["customer_features"]["provided"]:
+            logger.info(f"note: {CUSTOMER_LEVEL_NOTE}")
         con.execute("checkpoint")
     finally:
         con.close()
         shutil.rmtree(scratch, ignore_errors=True)
     return summary
+
+
+# What a customer_features input (no order lines) leaves out, said in the run log.
+CUSTOMER_LEVEL_NOTE = (
+    "customer_features input: features are taken as given, one row per customer, with no "
+    "order lines; skipped: features from order lines, the high-value model (probabilities "
+    "null) and customer lifetime value (null); RFM scores only for customers with "
+    "recency_days, frequency and monetary given"
+)

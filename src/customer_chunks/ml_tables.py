@@ -24,6 +24,8 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from customer_chunks.ml.pipeline import EXTRA_FEATURES_ATTR
+
 
 def pack(frames: dict[str, pd.DataFrame]) -> pa.Table:
     """One row with a column per frame, named after it: the frame's rows as a list of
@@ -50,9 +52,36 @@ def log(message: str) -> None:
     print(f"{time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
 
 
-def current_features(features_by_snapshot: Any) -> pd.DataFrame:
+def current_features(features_by_snapshot: Any, extra_features: Any = None) -> pd.DataFrame:
     """Customer features as of as_of, sorted by customer_id, from the relation
     int_customer_features_by_snapshot (the model must call dbt.ref itself: dbt finds a
-    Python model's parents by reading its source)."""
+    Python model's parents by reading its source).
+
+    ``extra_features``, the relation stg_customer_data__customer_extra_features (long:
+    customer_id, feature_name, feature_value), adds one column per extra feature of a
+    customer_features input (see :func:`with_extra_features`).
+    """
     current = features_by_snapshot.filter("snapshot_name = 'current'")
-    return current.order("customer_id").df()
+    frame = current.order("customer_id").df()
+    if extra_features is None:
+        return frame
+    return with_extra_features(frame, extra_features.df())
+
+
+def with_extra_features(frame: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (one row per customer) with a column per ``feature_name`` of ``extra``
+    (long rows: customer_id, feature_name, feature_value), NaN where a customer has no
+    value. Raises ValueError when an extra name is already a column (the source-file
+    schema refuses such names; this guards the join). O(rows of extra)."""
+    if extra.empty:
+        return frame
+    wide = extra.pivot(index="customer_id", columns="feature_name", values="feature_value")
+    clash = sorted(set(wide.columns) & set(frame.columns))
+    if clash:
+        raise ValueError(f"extra features {clash} clash with feature columns")
+    wide = wide.astype("float64")
+    wide.columns = [str(c) for c in wide.columns]
+    joined = frame.join(wide, on="customer_id")
+    # run_segmentation reads the names from here (profiles describe segments with them)
+    joined.attrs[EXTRA_FEATURES_ATTR] = list(wide.columns)
+    return joined

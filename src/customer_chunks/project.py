@@ -141,13 +141,25 @@ def parse_var(assignment: str, declared: dict[str, ProjectVar] | None = None) ->
         value = raw
     if not isinstance(value, str | int | float | bool | list | dict | type(None)):
         value = raw  # dates and times stay as written; dbt reads them as text
+    check_var_value(key, value, f"--var {key}={raw}", declared)
+    return key, value
+
+
+def check_var_value(
+    key: str, value: Any, where: str, declared: dict[str, ProjectVar] | None = None
+) -> None:
+    """Raise InputError (one line starting with ``where``) when ``key`` is not a declared
+    var or ``value`` is not of the kind its default is."""
+    declared = project_vars() if declared is None else declared
+    if key not in declared:
+        raise InputError(
+            f"{where}: unknown key. Valid keys (dbt_project.yml vars): {', '.join(declared)}."
+        )
     default = declared[key].default
     if not _fits(value, default):
         raise InputError(
-            f"--var {key}={raw}: must be {_kind(default)} (default {default!r}). "
-            f"Fix: e.g. --var {key}={default}."
+            f"{where}: must be {_kind(default)} (default {default!r}). Fix: e.g. {key}: {default}."
         )
-    return key, value
 
 
 def contract_type(data_type: object, adapter: str = "duckdb") -> str:

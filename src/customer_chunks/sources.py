@@ -40,7 +40,13 @@ from pydantic import (
     model_validator,
 )
 
-from customer_chunks.contract import CONTRACT, FILE_FORMATS
+from customer_chunks.contract import (
+    CONTRACT,
+    FILE_FORMATS,
+    PRIMARY_TABLES,
+    TableContract,
+    with_extra_columns,
+)
 from customer_chunks.errors import InputError
 
 # A source column name: letters, digits, '_' and ' ', with '.' between parts for the
@@ -50,6 +56,17 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_ ]*(\.[A-Za-z_][A-Za-z0-9_ ]*)*$
 MAX_SOURCE_FILE_BYTES = 1_000_000
 WHITESPACE = "whitespace"
 TableName = Literal[tuple(CONTRACT)]  # type: ignore[valid-type]
+# The name of an extra column of a customer_features table: it becomes a feature name
+# (in SQL, in segmentation_features and in the marts), so lower-case letters, digits and
+# '_' only, and short enough for every engine's identifiers.
+EXTRA_COLUMN_NAME = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
+# Names an extra column may not take: every contract column (a feature, a demographic)
+# and the other columns of the customer feature table it joins.
+RESERVED_FEATURE_NAMES = frozenset(
+    {c for t in CONTRACT.values() for c in t.column_names}
+    | {"snapshot_name", "snapshot_date", "first_purchase_at", "last_purchase_at", "emails_sent"}
+    | {"has_unsubscribed", "has_web_events", "has_engagement_events", "source_row_id"}
+)
 
 
 class CsvOptions(BaseModel):
@@ -172,6 +189,9 @@ class TableEntry(BaseModel):
     format: Literal["csv", "parquet", "json", "mongodb"] | None = None
     options: CsvOptions = CsvOptions()
     columns: dict[StrictStr, StrictStr]
+    # customer_features only: numeric columns to segment on beyond the contract's
+    # features, new feature name -> source column or expression.
+    extra_columns: dict[StrictStr, StrictStr] = Field(default_factory=dict)
     distinct: StrictBool = False
 
     @model_validator(mode="after")
@@ -188,6 +208,17 @@ class TableEntry(BaseModel):
             raise ValueError("options.unnest is for format: mongodb (a mongoexport file)")
         if self.postgres is not None and self.format is not None:
             raise ValueError("format does not apply to a postgres table: remove it")
+        for name in self.extra_columns:
+            if not EXTRA_COLUMN_NAME.match(name):
+                raise ValueError(
+                    f"extra_columns: {name!r} is not a usable feature name (lower-case "
+                    "letters, digits and '_', starting with a letter, at most 60 characters)"
+                )
+            if name in RESERVED_FEATURE_NAMES:
+                raise ValueError(
+                    f"extra_columns: {name!r} is a contract column: map it under columns:, "
+                    "or give the extra column another name"
+                )
         return self
 
 
@@ -201,6 +232,9 @@ class SourceFile(BaseModel):
     # unless this is true: a shared source file must not reach files by surprise.
     allow_outside_folder: StrictBool = False
     tables: dict[TableName, TableEntry]
+    # dbt vars that suit this data (e.g. segmentation_features naming a customer_features
+    # table's extra columns); checked like --var, and a --var of the same key wins.
+    vars: dict[StrictStr, Any] = Field(default_factory=dict)
 
 
 @dataclass
@@ -228,6 +262,14 @@ class TableSource:
     # Lines found unreadable before DuckDB reads the files (a mongoexport line that is
     # not a JSON document): (line number, line, error), quarantined as malformed_line.
     rejected_lines: list[tuple[int, str, str]] = field(default_factory=list)
+    # customer_features: the names of the extra numeric columns (also keys of
+    # ``columns``), loaded after the contract's columns.
+    extra_columns: tuple[str, ...] = ()
+
+    @property
+    def contract(self) -> TableContract:
+        """The table's contract, with a numeric column per extra column."""
+        return with_extra_columns(CONTRACT[self.table], self.extra_columns)
 
     def label(self) -> str:
         if self.postgres is not None:
@@ -281,11 +323,13 @@ def from_data_dir(data_dir: Path) -> dict[str, TableSource]:
                 columns={},  # identity: filled in by load.check_inputs from the file header
                 origin=str(data_dir),
             )
-    if "transactions" not in sources:
+    if not any(t in sources for t in PRIMARY_TABLES):
         exts = ", ".join(sorted({e for e in FILE_FORMATS}))
         raise InputError(
-            f"{data_dir}: no transactions file. Fix: add transactions.csv (or one of {exts})."
+            f"{data_dir}: no transactions file. Fix: add transactions.csv (or one of {exts}), "
+            "or customer_features.csv for one row per customer with precomputed metrics."
         )
+    check_primary_tables(sources, str(data_dir))
     return sources
 
 
@@ -365,18 +409,46 @@ def parse_source_file(text: str, where: str) -> SourceFile:
                         f"{key}: {problem}. Fix: a column may be a source column name or one "
                         "scalar expression over the source columns (see README, Trust and safety)."
                     )
+        for column, value in entry.extra_columns.items():
+            key = f"{where}: tables.{table}.extra_columns.{column}"
+            if table != "customer_features":
+                raise InputError(
+                    f"{key}: extra_columns are for the customer_features table only. "
+                    "Fix: remove it (see README, Customer-level tables)."
+                )
+            problem = None if is_plain_column(value) else check_expression(value)
+            if problem:
+                raise InputError(
+                    f"{key}: {problem}. Fix: a column may be a source column name or one "
+                    "scalar expression over the source columns (see README, Trust and safety)."
+                )
         if entry.from_ is not None and entry.from_ not in model.tables:
             raise InputError(
                 f"{where}: tables.{table}.from: '{entry.from_}' is not a table in this file."
             )
-    if "transactions" not in model.tables:
-        raise InputError(f"{where}: the transactions table is required.")
+    check_primary_tables(model.tables, where)
     return model
 
 
-def from_source_file(spec_path: Path) -> dict[str, TableSource]:
-    """Read a source file (YAML); paths inside it are relative to the file itself."""
-    spec_path = Path(spec_path)
+def check_primary_tables(tables: Any, where: str) -> None:
+    """Exactly one of transactions (order lines) and customer_features (one row per
+    customer with precomputed metrics) must be given."""
+    given = [t for t in PRIMARY_TABLES if t in tables]
+    if not given:
+        raise InputError(
+            f"{where}: the transactions table (order lines) or a customer_features table "
+            "(one row per customer with precomputed metrics) is required."
+        )
+    if len(given) > 1:
+        raise InputError(
+            f"{where}: give transactions or customer_features, not both: features are either "
+            "computed from order lines or taken as given. Fix: remove one of them."
+        )
+
+
+def _read_source_file(spec_path: Path) -> SourceFile:
+    """The checked model of the source file at ``spec_path``; one-line InputError when it
+    is missing, too large, not UTF-8 or not valid."""
     if not spec_path.is_file():
         raise InputError(f"{spec_path}: source file not found. Fix: check the --source path.")
     if spec_path.stat().st_size > MAX_SOURCE_FILE_BYTES:
@@ -390,7 +462,13 @@ def from_source_file(spec_path: Path) -> dict[str, TableSource]:
         raise InputError(
             f"{spec_path}: not UTF-8 text. Fix: save the source file as UTF-8."
         ) from None
-    model = parse_source_file(text, str(spec_path))
+    return parse_source_file(text, str(spec_path))
+
+
+def from_source_file(spec_path: Path) -> dict[str, TableSource]:
+    """Read a source file (YAML); paths inside it are relative to the file itself."""
+    spec_path = Path(spec_path)
+    model = _read_source_file(spec_path)
     base = spec_path.resolve().parent
     sources: dict[str, TableSource] = {}
     # Tables with `from:` reuse another table's files, so resolve those last.
@@ -433,12 +511,23 @@ def from_source_file(spec_path: Path) -> dict[str, TableSource]:
             pattern=pattern,
             file_format=fmt,
             options=options,
-            columns=dict(entry.columns),
+            columns={**entry.columns, **entry.extra_columns},
             distinct=entry.distinct,
             origin=where,
             postgres=postgres,
+            extra_columns=tuple(entry.extra_columns),
         )
     return sources
+
+
+def source_file_vars(spec_path: Path) -> dict[str, Any]:
+    """The ``vars:`` of a source file, each checked against dbt_project.yml like a --var."""
+    from customer_chunks.project import check_var_value
+
+    model = _read_source_file(Path(spec_path))
+    for key, value in model.vars.items():
+        check_var_value(key, value, f"{spec_path}: vars.{key}")
+    return dict(model.vars)
 
 
 def _resolve_paths(raw: str, base: Path, where: str, allow_outside: bool) -> tuple[list[Path], str]:

@@ -25,6 +25,11 @@ read_counts as (
     from {{ source('customer_data', 'engagement_events') }}
     union all
     select
+        'customer_features' as table_name,
+        count(*) as n
+    from {{ source('customer_data', 'customer_features') }}
+    union all
+    select
         table_name,
         count(*) as n
     from {{ source('customer_data', 'rejected_lines') }}
@@ -59,6 +64,11 @@ staged as (
         'engagement_events' as table_name,
         count(*) as n
     from {{ ref('stg_customer_data__engagement_events') }}
+    union all
+    select
+        'customer_features' as table_name,
+        count(*) as n
+    from {{ ref('stg_customer_data__customer_features') }}
 ),
 
 quarantined as (

@@ -37,30 +37,12 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from customer_chunks.contract import CUSTOMER_FEATURE_COLUMNS
 from customer_chunks.ml.exceptions import SegmentationError
 
-FEATURE_COLUMNS: list[str] = [
-    "recency_days",
-    "frequency",
-    "gross_revenue",
-    "returned_revenue",
-    "monetary",
-    "avg_order_value",
-    "tenure_days",
-    "avg_days_between_orders",
-    "distinct_categories",
-    "return_rate",
-    "web_sessions_90d",
-    "web_events_90d",
-    "add_to_cart_90d",
-    "checkouts_90d",
-    "cart_to_purchase_rate",
-    "email_open_rate",
-    "email_click_rate",
-    "days_since_last_engagement",
-    "engagement_score",
-    "age",
-]
+# The features of the warehouse, in order: their one home is the input contract (a
+# customer_features table maps onto the same names).
+FEATURE_COLUMNS: list[str] = list(CUSTOMER_FEATURE_COLUMNS)
 
 # Spend, counts and durations: right-skewed with long tails, so they are log1p-transformed.
 # Durations (recency, tenure, gaps between orders, days since engagement) are included:

@@ -101,6 +101,9 @@ METRIC_COLUMNS = [
     "note",
 ]
 MIN_CUSTOMERS_FOR_DBSCAN = 10
+# DataFrame.attrs key naming a customer_features input's extra feature columns
+# (customer_chunks.ml_tables.with_extra_features sets it).
+EXTRA_FEATURES_ATTR = "extra_features"
 MAX_HOLDOUT_ROWS = 50_000
 
 
@@ -310,6 +313,7 @@ def run_segmentation(
     if recommended not in ("auto", *ALGORITHMS):
         raise ValueError(f"recommended must be 'auto' or one of {ALGORITHMS}, got {recommended!r}")
     started = time.perf_counter()
+    extra_features = list(features.attrs.get(EXTRA_FEATURES_ATTR, []))
     frame = _sorted_customers(features, "features")
     n = len(frame)
     log(f"{PREFIX} segmentation of {n:,} customers (recommended: {recommended})")
@@ -490,7 +494,8 @@ def run_segmentation(
 
     with step("segment profiles", n, log):
         profiles = pd.concat(
-            [profile_segments(frame, labels[a], a) for a in ALGORITHMS], ignore_index=True
+            [profile_segments(frame, labels[a], a, extra_features) for a in ALGORITHMS],
+            ignore_index=True,
         )
     outputs = {
         "customer_segments": _customer_segments(

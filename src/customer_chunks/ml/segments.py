@@ -63,7 +63,7 @@ all customers, e.g. "recency_days 540 vs 95 overall".
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -165,6 +165,29 @@ QUALIFIERS: dict[str, tuple[str, str, str]] = {
     "distinct_categories": ("more categories", "middle categories", "fewer categories"),
 }
 ONE_TIME_MEAN_FREQUENCY = 1.2
+# The features the naming rules read. A customer_features input may give none of them
+# (a table of demographics and scores): its segments are then named after the two
+# features that set them apart most (:func:`_descriptive_name`).
+BEHAVIOUR_FEATURES = (
+    "recency_days",
+    "frequency",
+    "monetary",
+    "gross_revenue",
+    "avg_order_value",
+    "tenure_days",
+    "return_rate",
+    "cart_to_purchase_rate",
+    "web_sessions_90d",
+    "engagement_score",
+    "email_open_rate",
+    "email_click_rate",
+    "days_since_last_engagement",
+)
+DESCRIPTIVE = (
+    "No purchase behaviour was given: named after the features that set it apart.",
+    "Target on the features that set it apart; add order lines or purchase metrics for "
+    "behaviour-based segments.",
+)
 _OUTLIERS = (
     "Outliers",
     "DBSCAN noise: customers with no dense group of similar customers nearby.",
@@ -207,19 +230,22 @@ def _signed_log(values: np.ndarray) -> np.ndarray:
     return np.sign(values) * np.log1p(np.abs(values))
 
 
-def segment_z_scores(features: pd.DataFrame, segment_ids: np.ndarray) -> pd.DataFrame:
+def segment_z_scores(
+    features: pd.DataFrame, segment_ids: np.ndarray, extra_features: Sequence[str] = ()
+) -> pd.DataFrame:
     """z-score of each segment's mean against the population, per feature.
 
     Takes the raw feature table and one segment id per row; returns a DataFrame indexed
-    by segment id with one column per feature in ``FEATURE_COLUMNS`` (NaN when the
+    by segment id with one column per feature in ``FEATURE_COLUMNS``, then per
+    ``extra_features`` (a customer_features input's extra columns; NaN when the
     feature is absent, all null or constant). Heavy-tailed features are compared on
-    ``sign(x) * log1p(|x|)``. O(n * p).
+    ``sign(x) * log1p(|x|)``; extra features on their values. O(n * p).
     """
     segment_ids = np.asarray(segment_ids)
     values, codes = np.unique(segment_ids, return_inverse=True)
     codes = codes.reshape(-1)
     result = {}
-    for feature in FEATURE_COLUMNS:
+    for feature in [*FEATURE_COLUMNS, *extra_features]:
         column = column_as_float(features, feature)
         if feature in HEAVY_TAILED:
             column = _signed_log(column)
@@ -266,7 +292,16 @@ def name_segment(
     each feature) and ``overall`` (all customers' means), when given, put values in the
     description: the three features that set the segment apart most (largest |z|), as
     "<feature> <segment mean> vs <overall mean> overall"; without them the z-scores are
-    quoted. O(p)."""
+    quoted. With other features but none of :data:`BEHAVIOUR_FEATURES` the name says
+    which features set the segment apart (:func:`_descriptive_name`). O(p)."""
+    finite = {k: float(v) for k, v in z.items() if v is not None and np.isfinite(v)}
+    top = sorted(finite.items(), key=lambda item: (-abs(item[1]), item[0]))[:3]
+    details = ", ".join(_detail(feature, value, means, overall) for feature, value in top)
+    if top and not any(feature in finite for feature in BEHAVIOUR_FEATURES):
+        description, action = DESCRIPTIVE
+        if details:
+            description = f"{description} Sets it apart: {details}."
+        return _descriptive_name(top), description, action
     recency = _z(z, "recency_days")
     frequency = _z(z, "frequency")
     monetary = (
@@ -321,12 +356,24 @@ def name_segment(
     else:
         name = "Core Customers"
     description, action = _RULES[name]
-    finite = {k: float(v) for k, v in z.items() if v is not None and np.isfinite(v)}
-    top = sorted(finite.items(), key=lambda item: (-abs(item[1]), item[0]))[:3]
     if top:
-        details = ", ".join(_detail(feature, value, means, overall) for feature, value in top)
         description = f"{description} Sets it apart: {details}."
     return name, description, action
+
+
+def _descriptive_name(top: list[tuple[str, float]]) -> str:
+    """Name like "High spending_score, low annual_income_k": the (at most two) features of ``top``
+    (sorted by |z|) at least HIGH standard deviations from the mean; "Average profile"
+    when none is."""
+    parts = [
+        f"{'high' if value > 0 else 'low'} {feature}"
+        for feature, value in top[:2]
+        if abs(value) >= HIGH
+    ]
+    if not parts:
+        return "Average profile"
+    name = ", ".join(parts)
+    return name[0].upper() + name[1:]
 
 
 def _number(value: float) -> str:
@@ -365,7 +412,9 @@ def unique_names(names: list[str], z_scores: pd.DataFrame) -> list[str]:
         groups.setdefault(name, []).append(position)
     for name, members in groups.items():
         if len(members) > 1 and name != _OUTLIERS[0]:
-            for position, label in _qualify(members, z_scores, list(QUALIFIERS)).items():
+            # the qualifier features first, then any extra feature (generic words)
+            extra = [f for f in z_scores.columns if f not in FEATURE_COLUMNS]
+            for position, label in _qualify(members, z_scores, [*QUALIFIERS, *extra]).items():
                 out[position] = f"{name} ({label})"
     return out
 
@@ -381,7 +430,9 @@ def _qualify(members: list[int], z_scores: pd.DataFrame, features: list[str]) ->
     if not spreads:
         return {m: f"variant {i}" for i, m in enumerate(members, start=1)}
     feature = max(spreads, key=lambda f: (spreads[f], -usable.index(f)))
-    higher, middle_word, lower = QUALIFIERS[feature]
+    higher, middle_word, lower = QUALIFIERS.get(
+        feature, (f"higher {feature}", f"middle {feature}", f"lower {feature}")
+    )
     values = z_scores.iloc[members][feature].to_numpy()
     order = [members[i] for i in np.argsort(-values, kind="stable")]
     labels = {order[0]: higher, order[-1]: lower}
@@ -395,8 +446,18 @@ def _qualify(members: list[int], z_scores: pd.DataFrame, features: list[str]) ->
     return labels
 
 
-def profile_segments(features_df: pd.DataFrame, labels: np.ndarray, algorithm: str) -> pd.DataFrame:
+def profile_segments(
+    features_df: pd.DataFrame,
+    labels: np.ndarray,
+    algorithm: str,
+    extra_features: Sequence[str] = (),
+) -> pd.DataFrame:
     """One row per segment with its name, size, revenue share and feature means.
+
+    ``extra_features`` (a customer_features input's extra columns) count in the
+    description's "sets it apart" features and in telling same-named segments apart
+    ("(higher income)"); the naming rules and the ``mean_*`` columns use the
+    contract's features only.
 
     Takes the raw feature table (rows aligned with ``labels``), segment ids (already
     ordered with :func:`order_segments`; -1 = noise) and the algorithm name. Returns the
@@ -415,10 +476,10 @@ def profile_segments(features_df: pd.DataFrame, labels: np.ndarray, algorithm: s
     finite = np.isfinite(monetary)
     revenue = np.bincount(codes[finite], weights=monetary[finite], minlength=values.size)
     total = monetary[finite].sum()
-    z_scores = segment_z_scores(features_df, labels)
+    z_scores = segment_z_scores(features_df, labels, extra_features)
     means: dict[str, np.ndarray] = {}
     overall: dict[str, float] = {}
-    for feature in FEATURE_COLUMNS:
+    for feature in [*FEATURE_COLUMNS, *extra_features]:
         column = column_as_float(features_df, feature)
         ok = np.isfinite(column)
         sums = np.bincount(codes[ok], weights=column[ok], minlength=values.size)

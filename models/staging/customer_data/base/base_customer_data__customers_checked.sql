@@ -6,7 +6,6 @@
     and is quarantined as duplicate_customer_id (one row per customer is staged). -#}
 {%- set raw = source('customer_data', 'customers') -%}
 {%- set text_columns = customer_chunks.text_columns(raw) -%}
-{%- set duplicate_rule = customer_chunks.duplicate_rule() -%}
 with
 
 source as (
@@ -67,28 +66,7 @@ checked as (
     from renamed
 ),
 
-numbered as (
-    select
-        *,
-        row_number() over (
-            partition by customer_id, rule_reason is null
-            order by source_row_id
-        ) as customer_row_number
-    from checked
-),
-
-reasoned as (
-    select
-        *,
-        case
-            when rule_reason is not null then rule_reason
-            {%- if duplicate_rule != 'never' %}
-                when is_repeat then 'duplicate'
-            {%- endif %}
-            when customer_row_number > 1 then 'duplicate_customer_id'
-        end as quarantine_reason
-    from numbered
-),
+{{ customer_chunks.one_row_per_customer('checked') }},
 
 final as (
     select
