@@ -1,4 +1,5 @@
-{#- dim_customers on the spark target: features, RFM and the scores of the Spark ML job
+{#- dim_customers on the spark target (in its own folder: not among the DuckDB marts the
+    export publishes): features, RFM and the scores of the Spark ML job
     (K-Means segment, PCA, high value). No Ward/DBSCAN labels, segment names or CLV: those
     come from the dbt Python models, which run on DuckDB (README, Other engines). Column
     definitions: _spark_ml__models.yml. -#}
