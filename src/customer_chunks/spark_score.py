@@ -336,4 +336,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # Run from the package module, not __main__: the broadcast CustomerScorer is pickled
+    # by its module name, and the executors can import customer_chunks.spark_score but
+    # not this process's __main__.
+    from customer_chunks.spark_score import main as package_main
+
+    raise SystemExit(package_main())
