@@ -200,7 +200,9 @@ def _columns(path: Path, model: str) -> dict[str, str]:
 def test_spark_mart_columns_have_dim_customers_types_on_spark():
     """dim_customers_spark is a subset of dim_customers with the same types on Spark, and
     its ML columns are the Spark job's output columns (one home each: a drift fails)."""
-    spark_mart = _columns(PROJECT / "models/marts/spark/_spark_ml__models.yml", "dim_customers_spark")
+    spark_mart = _columns(
+        PROJECT / "models/marts/spark/_spark_ml__models.yml", "dim_customers_spark"
+    )
     duckdb_mart = _columns(PROJECT / "models/marts/_marts__models.yml", "dim_customers")
     assert {name: duckdb_mart.get(name) for name in spark_mart} == spark_mart
     assert set(OUTPUT_COLUMNS) <= set(spark_mart)
