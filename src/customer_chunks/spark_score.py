@@ -312,6 +312,10 @@ def main(argv: list[str] | None = None) -> int:
         for key, value in profile_spark_conf().items():
             builder = builder.config(key, value)
     spark = builder.getOrCreate()
+    from pyspark.errors import AnalysisException
+
+    from customer_chunks.ml.exceptions import SegmentationError
+
     try:
         n = score(
             spark,
@@ -328,6 +332,18 @@ def main(argv: list[str] | None = None) -> int:
             high_value_trees=defaults["high_value_trees"],
             random_state=args.random_state,
         )
+    except AnalysisException as error:
+        first = str(error).strip().splitlines()[0][:300]
+        logger.error(
+            "spark_score: %s. Fix: build the SQL layer on this cluster first "
+            "(dbt build --target spark --exclude path:python_models+ tag:spark_ml), or "
+            "pass --features-table/--training-table.",
+            first,
+        )
+        return 2
+    except SegmentationError as error:
+        logger.error("spark_score: %s. Fix: check the feature table's columns.", error)
+        return 2
     finally:
         if args.local:
             spark.stop()

@@ -209,3 +209,16 @@ def test_spark_mart_columns_have_dim_customers_types_on_spark():
     staged = (PROJECT / "models/staging/spark_ml/stg_spark_ml__customer_scores.sql").read_text()
     for name in OUTPUT_COLUMNS:
         assert f" as {name}" in staged, f"stg_spark_ml__customer_scores does not select {name}"
+
+
+@pytest.mark.slow
+def test_spark_score_without_the_feature_table_says_what_to_build(spark, caplog):
+    """A missing table is one error line with the fix, exit status 2, no traceback."""
+    from customer_chunks.spark_score import main
+
+    with caplog.at_level("ERROR", logger="customer_chunks.spark_score"):
+        status = main(["--features-table", "intermediate.no_such_features"])
+    assert status == 2
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1
+    assert "no_such_features" in errors[0] and "Fix: build the SQL layer" in errors[0]
