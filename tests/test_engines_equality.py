@@ -24,6 +24,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -126,14 +127,19 @@ def loaded_warehouse(tmp_path_factory) -> Path:
     return db
 
 
-def _dbt_build(target: str, env: dict[str, str], target_path: Path) -> list[dict]:
-    """`dbt build` of the SQL layer on ``target``; the run results (fails on any error)."""
+def _dbt_build(
+    target: str,
+    env: dict[str, str],
+    target_path: Path,
+    selection: tuple[str, ...] = ("--exclude", *engines.SQL_LAYER_EXCLUDE.split()),
+) -> list[dict]:
+    """`dbt build` of the SQL layer (or ``selection``) on ``target``; the run results
+    (fails on any error)."""
     cmd = engines.dbt_command(
         "build",
         "--target",
         target,
-        "--exclude",
-        engines.SQL_LAYER_EXCLUDE,
+        *selection,
         "--target-path",
         str(target_path),
         "--log-path",
@@ -206,7 +212,20 @@ def postgres_build(loaded_warehouse, pg_url, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def spark_build(loaded_warehouse, tmp_path_factory):
+def spark_dir(tmp_path_factory) -> Path:
+    """The scratch CUSTOMER_CHUNKS_SPARK_DIR (warehouse and metastore) of the Spark tests."""
+    return tmp_path_factory.mktemp("spark")
+
+
+def _spark_table(spark_dir: Path, name: str) -> pd.DataFrame:
+    """A table of the scratch Spark warehouse, read from its Parquet files (no JVM)."""
+    schema, table = name.split(".")
+    files = spark_dir / "tables" / f"{schema}.db" / table / "*.parquet"
+    return duckdb.sql(f"select * from read_parquet('{files}')").df()
+
+
+@pytest.fixture(scope="module")
+def spark_build(loaded_warehouse, spark_dir):
     """The SQL layer built by dbt-spark (session, local[2]) in a scratch warehouse; the
     tables are read back from their Parquet files, so no second JVM is started."""
     pytest.importorskip("pyspark", reason="pyspark is not installed: pip install -e '.[engines]'")
@@ -215,7 +234,6 @@ def spark_build(loaded_warehouse, tmp_path_factory):
     )
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         pytest.skip("no Java: Spark needs a JDK 17 on PATH or in JAVA_HOME")
-    spark_dir = tmp_path_factory.mktemp("spark")
     old = os.environ.get("CUSTOMER_CHUNKS_SPARK_DIR")
     os.environ["CUSTOMER_CHUNKS_SPARK_DIR"] = str(spark_dir)
     try:
@@ -226,12 +244,7 @@ def spark_build(loaded_warehouse, tmp_path_factory):
             os.environ.pop("CUSTOMER_CHUNKS_SPARK_DIR", None)
         else:
             os.environ["CUSTOMER_CHUNKS_SPARK_DIR"] = old
-    frames = {}
-    for name in TABLES:
-        schema, table = name.split(".")
-        files = spark_dir / "tables" / f"{schema}.db" / table / "*.parquet"
-        frames[name] = duckdb.sql(f"select * from read_parquet('{files}')").df()
-    return results, frames
+    return results, {name: _spark_table(spark_dir, name) for name in TABLES}
 
 
 def _build(request, engine: str):
@@ -392,3 +405,38 @@ def test_comparison_catches_a_key_or_a_value_off_by_more_than_the_tolerance():
     other.loc[0, "at"] = pd.Timestamp("2024-01-01 10:00:01")
     found = _differences(_normalise(base, keys), _normalise(other, keys), keys)
     assert set(found) == {"monetary", "reason", "at"}
+
+
+@pytest.mark.slow
+def test_spark_ml_job_feeds_dim_customers_spark(spark_build, spark_dir):
+    """On the SQL layer built by dbt-spark: the Spark ML job (customer_chunks.spark_score
+    --local, in the profile's own warehouse and metastore) scores every current customer,
+    and `dbt build -s tag:spark_ml` builds dim_customers_spark and passes its tests, with
+    the features and RFM segments of the SQL layer and a segment, PCA coordinates and a
+    high-value probability for every customer."""
+    _, frames = spark_build
+    env = {**engines.spark_env(), "CUSTOMER_CHUNKS_SPARK_DIR": str(spark_dir)}
+    job = subprocess.run(
+        [sys.executable, "-m", "customer_chunks.spark_score", "--local", "--k", "3"],
+        cwd=project_dir(),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=BUILD_TIMEOUT,
+    )
+    assert job.returncode == 0, job.stderr[-2000:]
+    results = _dbt_build("spark", env, spark_dir / "target-ml", ("-s", "tag:spark_ml"))
+    assert {r["unique_id"].split(".")[-1] for r in results} >= {
+        "stg_spark_ml__customer_scores",
+        "dim_customers_spark",
+    }
+    assert sum(r["unique_id"].startswith("test.") for r in results) >= 5
+    mart = _spark_table(spark_dir, "marts.dim_customers_spark").set_index("customer_id")
+    features = frames["intermediate.int_customer_features_by_snapshot"]
+    current = features.loc[features["snapshot_name"] == "current"]
+    assert sorted(mart.index) == sorted(current["customer_id"])
+    rfm = frames["intermediate.int_customers_rfm_scored"].set_index("customer_id")
+    assert mart["rfm_segment"].equals(rfm.loc[mart.index, "rfm_segment"])
+    assert set(mart["kmeans_segment_id"]) == {1, 2, 3}
+    assert mart[["pca_1", "pca_2", "high_value_probability"]].notna().all().all()
+    assert mart["high_value_probability"].between(0, 1).all()

@@ -130,6 +130,12 @@ def cmd_load(args: argparse.Namespace) -> int:
         f"now run: dbt build --profiles-dir . --target {args.target} --exclude {SQL_LAYER_EXCLUDE}",
         flush=True,
     )
+    if args.target == "spark":
+        print(
+            "then the ML step: python -m customer_chunks.spark_score --local, and "
+            "dbt build --profiles-dir . --target spark -s tag:spark_ml",
+            flush=True,
+        )
     return 0
 
 

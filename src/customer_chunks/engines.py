@@ -46,8 +46,10 @@ logger = logging.getLogger(__name__)
 RAW_SCHEMA = "raw"
 TARGETS = ("duckdb", "postgres", "spark")
 # The dbt selector for the SQL layer: everything except the dbt Python models (which run
-# only on DuckDB, or Databricks for Spark) and the models and tests that read their output.
-SQL_LAYER_EXCLUDE = "path:python_models+"
+# only on DuckDB, or Databricks for Spark) and the models and tests that read their output,
+# and the spark-only models that read the Spark ML job's tables (tag spark_ml: built after
+# `customer_chunks.spark_score`, README Other engines).
+SQL_LAYER_EXCLUDE = "path:python_models+ tag:spark_ml"
 
 
 class EngineError(CustomerChunksError):

@@ -19,12 +19,30 @@ LOADING_COLUMNS = ["component", "feature", "loading"]
 
 @dataclass
 class PcaResult:
-    """Scores (n, 3) with NaN for missing components, and the two description tables."""
+    """Scores (n, 3) with NaN for missing components, the two description tables, and the
+    fitted scikit-learn ``PCA`` (None when skipped) to score more rows with
+    :func:`pca_scores`."""
 
     scores: np.ndarray
     explained_variance: pd.DataFrame
     loadings: pd.DataFrame
     note: str | None = None
+    model: PCA | None = None
+
+
+def pca_scores(
+    model: PCA | None, X: np.ndarray, batch_size: int = DEFAULT_BATCH_SIZE
+) -> np.ndarray:
+    """``pca_1..pca_3`` of each row of the prepared matrix ``X`` under a fitted ``model``:
+    (n, 3), NaN for components the model does not have (all NaN when ``model`` is None).
+    O(n * p) in batches of ``batch_size`` rows."""
+    X = np.asarray(X, dtype=np.float64)
+    scores = np.full((X.shape[0], MAX_COMPONENTS), np.nan)
+    if model is None:
+        return scores
+    for part in batches(X.shape[0], batch_size):
+        scores[part, : model.n_components_] = model.transform(X[part])
+    return scores
 
 
 def fit_pca(
@@ -62,8 +80,7 @@ def fit_pca(
         return empty
     n_components = min(MAX_COMPONENTS, p, n)
     model = PCA(n_components=n_components, random_state=random_state).fit(X)
-    for part in batches(n, batch_size):
-        scores[part, :n_components] = model.transform(X[part])
+    scores = pca_scores(model, X, batch_size)
     ratio = model.explained_variance_ratio_
     explained = pd.DataFrame(
         {
@@ -79,4 +96,4 @@ def fit_pca(
             "loading": model.components_.reshape(-1),
         }
     )
-    return PcaResult(scores, explained, loadings)
+    return PcaResult(scores, explained, loadings, model=model)

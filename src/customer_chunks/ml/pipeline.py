@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -105,6 +106,7 @@ MIN_CUSTOMERS_FOR_DBSCAN = 10
 # (customer_chunks.ml_tables.with_extra_features sets it).
 EXTRA_FEATURES_ATTR = "extra_features"
 MAX_HOLDOUT_ROWS = 50_000
+MAX_TRAIN_ROWS = 200_000  # the high-value forest fits on at most this many customers
 
 
 def _sorted_customers(frame: pd.DataFrame, role: str) -> pd.DataFrame:
@@ -252,6 +254,80 @@ def _single_segment_outputs(
     }
 
 
+@dataclass
+class KMeansSegmentation:
+    """The K-Means step of a segmentation, fitted: the Ward tree it was started from, the
+    k search table, the chosen k, the fitted model, each fit row's segment id (1 = highest
+    mean monetary) and ``segment_of_label`` (K-Means label -> segment id), so new rows
+    get ``segment_of_label[kmeans.predict(X_new)]``."""
+
+    hierarchy: WardHierarchy
+    candidates: pd.DataFrame
+    k: int
+    kmeans: SampledKMeans
+    labels: np.ndarray
+    segment_of_label: np.ndarray
+
+
+def fit_kmeans_segmentation(
+    X: np.ndarray,
+    monetary: np.ndarray,
+    *,
+    k_min: int,
+    k_max: int,
+    force_k: int | None,
+    sample_size: int,
+    random_state: int,
+    silhouette_sample_size: int = SILHOUETTE_SAMPLE_SIZE,
+    n_micro_clusters: int = 200,
+    log: Log = print,
+    flag: Log | None = None,
+) -> KMeansSegmentation:
+    """The K-Means steps of :func:`run_segmentation`, the one home of them (the Spark job
+    ``customer_chunks.spark_score`` fits with this too, so its segments equal this path's
+    for the same fit rows): the Ward tree on micro-clusters, k by
+    :func:`~customer_chunks.ml.kmeans.select_k` (or ``force_k``), K-Means started from the
+    Ward means at k, segments ordered by mean ``monetary``.
+
+    Takes the prepared (n, p) matrix, each row's monetary and the dbt-var settings;
+    ``flag`` receives the K-Means notes (default: logged). Scales as run_segmentation's
+    steps: samples of ``sample_size`` for the tree and the k search, the final fit on up
+    to 200,000 rows, O(n * k * p) to label every row.
+    """
+    n = X.shape[0]
+    if flag is None:
+        flag = lambda message: note(f"kmeans: {message}", log)  # noqa: E731
+    with step("hierarchy (Ward tree on micro-clusters)", n, log):
+        hierarchy = WardHierarchy(
+            n_clusters=None,
+            n_micro_clusters=n_micro_clusters,
+            sample_size=sample_size,
+            random_state=random_state,
+        ).fit(X)
+    with step("k search (K-Means and Ward at each k)", n, log):
+        candidates, k = select_k(
+            X,
+            k_min=k_min,
+            k_max=k_max,
+            sample_size=sample_size,
+            random_state=random_state,
+            force_k=force_k,
+            log=flag,
+            silhouette_sample_size=min(silhouette_sample_size, SEARCH_SILHOUETTE_SAMPLE_SIZE),
+            hierarchy_cut=hierarchy.cut,
+        )
+    with step(f"kmeans fit (k={k})", n, log):
+        kmeans = fit_kmeans(
+            X, k, random_state=random_state, init=ward_centres(X, hierarchy.cut(k), k)
+        )
+    if kmeans.note_:
+        flag(kmeans.note_)
+    labels = order_segments(kmeans.labels_, monetary)
+    segment_of_label = np.zeros(kmeans.n_clusters_, dtype=np.int64)
+    segment_of_label[kmeans.labels_] = labels
+    return KMeansSegmentation(hierarchy, candidates, k, kmeans, labels, segment_of_label)
+
+
 def run_segmentation(
     features: pd.DataFrame,
     settings: SegmentationSettings,
@@ -347,32 +423,26 @@ def run_segmentation(
         notes[algorithm].append(message)
         note(f"{algorithm}: {message}", log)
 
-    with step("hierarchy (Ward tree on micro-clusters)", n, log):
-        hierarchy = WardHierarchy(
-            n_clusters=None,
-            n_micro_clusters=n_micro_clusters,
-            sample_size=sample_size,
-            random_state=random_state,
-        ).fit(X)
-    with step("k search (K-Means and Ward at each k)", n, log):
-        candidates, k = select_k(
-            X,
-            k_min=k_min,
-            k_max=k_max,
-            sample_size=sample_size,
-            random_state=random_state,
-            force_k=force_k,
-            log=lambda message: flag("kmeans", message),
-            silhouette_sample_size=min(silhouette_sample_size, SEARCH_SILHOUETTE_SAMPLE_SIZE),
-            hierarchy_cut=hierarchy.cut,
-        )
-    with step(f"kmeans fit (k={k})", n, log):
-        kmeans = fit_kmeans(
-            X, k, random_state=random_state, init=ward_centres(X, hierarchy.cut(k), k)
-        )
-    if kmeans.note_:
-        flag("kmeans", kmeans.note_)
-    labels["kmeans"] = order_segments(kmeans.labels_, monetary)
+    fitted = fit_kmeans_segmentation(
+        X,
+        monetary,
+        k_min=k_min,
+        k_max=k_max,
+        force_k=force_k,
+        sample_size=sample_size,
+        random_state=random_state,
+        silhouette_sample_size=silhouette_sample_size,
+        n_micro_clusters=n_micro_clusters,
+        log=log,
+        flag=lambda message: flag("kmeans", message),
+    )
+    hierarchy, candidates, k, kmeans = (
+        fitted.hierarchy,
+        fitted.candidates,
+        fitted.k,
+        fitted.kmeans,
+    )
+    labels["kmeans"] = fitted.labels
     parameters["kmeans"] = {
         "k": kmeans.n_clusters_,
         "k_selection": "forced" if force_k is not None else SELECTION_RULE,
@@ -553,7 +623,7 @@ def run_high_value(
     spend_column: str = "horizon_spend",
     max_depth: int | None = None,
     n_splits: int = 5,
-    max_train_rows: int = 200_000,
+    max_train_rows: int = MAX_TRAIN_ROWS,
     cv_max_rows: int = 50_000,
     holdout_share: float = 0.2,
     n_repeats: int = 5,
@@ -592,12 +662,86 @@ def run_high_value(
     importances on 5,000 hold-out customers; scoring O(n) in batches.
     """
     started = time.perf_counter()
-    train = _sorted_customers(training, "training")
     score = _sorted_customers(scoring, "scoring")
+    n_training = len(training)
+    log(f"{PREFIX} high-value model: {n_training:,} training and {len(score):,} scoring customers")
+    scorer, frames = fit_high_value(
+        training,
+        top_share=top_share,
+        n_estimators=n_estimators,
+        random_state=random_state,
+        spend_column=spend_column,
+        max_depth=max_depth,
+        n_splits=n_splits,
+        max_train_rows=max_train_rows,
+        cv_max_rows=cv_max_rows,
+        holdout_share=holdout_share,
+        n_repeats=n_repeats,
+        log=log,
+    )
+    with step("high-value scoring", len(score), log):
+        scores = scorer.score(score)
+    log(f"{PREFIX} high-value model done in {time.perf_counter() - started:.1f} s")
+    return {"scores": scores, **frames}
+
+
+@dataclass
+class HighValueScorer:
+    """A fitted high-value model ready to score customers: the preprocessor, the forest
+    (None when no model could be trained: every score is then null) and the probability
+    threshold of ``is_predicted_high_value``. Picklable, so Spark can broadcast it."""
+
+    preprocessor: FeaturePreprocessor
+    model: HighValueModel | None
+    threshold: float
+
+    def score(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """customer_id, high_value_probability, is_predicted_high_value for each row of
+        ``frame`` (customer features), in its order. O(rows), in batches."""
+        ids = frame["customer_id"].to_numpy()
+        if self.model is None:
+            return pd.DataFrame(
+                {
+                    "customer_id": ids,
+                    "high_value_probability": pd.array([None] * len(ids), dtype="Float64"),
+                    "is_predicted_high_value": pd.array([None] * len(ids), dtype="boolean"),
+                }
+            )
+        probability = self.model.predict_proba(self.preprocessor.transform(frame))[:, 1]
+        return pd.DataFrame(
+            {
+                "customer_id": ids,
+                "high_value_probability": probability,
+                "is_predicted_high_value": probability >= self.threshold,
+            }
+        )
+
+
+def fit_high_value(
+    training: pd.DataFrame,
+    *,
+    top_share: float,
+    n_estimators: int,
+    random_state: int,
+    spend_column: str = "horizon_spend",
+    max_depth: int | None = None,
+    n_splits: int = 5,
+    max_train_rows: int = MAX_TRAIN_ROWS,
+    cv_max_rows: int = 50_000,
+    holdout_share: float = 0.2,
+    n_repeats: int = 5,
+    log: Log = print,
+) -> tuple[HighValueScorer, dict[str, pd.DataFrame]]:
+    """The fitting half of :func:`run_high_value` (labels, cross-validation, hold-out,
+    forest, threshold, importances), its one home: the Spark job
+    ``customer_chunks.spark_score`` fits with it too and broadcasts the scorer. Returns
+    the :class:`HighValueScorer` and the frames ``metrics``, ``roc_curve``,
+    ``feature_importances`` and ``preprocessing`` (see run_high_value, also for the
+    fallback and how it scales)."""
+    train = _sorted_customers(training, "training")
     if spend_column not in train.columns:
         raise SegmentationError(f"training table has no {spend_column} column")
     n = len(train)
-    log(f"{PREFIX} high-value model: {n:,} training and {len(score):,} scoring customers")
     y = make_high_value_labels(train[spend_column], top_share)
     positives = int(y.sum())
     definition = (
@@ -614,15 +758,8 @@ def run_high_value(
 
     preprocessor = FeaturePreprocessor(features=FEATURE_COLUMNS)
 
-    def fallback(reason: str) -> dict[str, pd.DataFrame]:
+    def fallback(reason: str) -> tuple[HighValueScorer, dict[str, pd.DataFrame]]:
         note(f"{reason}; fallback: no model, null probabilities", log)
-        scores = pd.DataFrame(
-            {
-                "customer_id": score["customer_id"].to_numpy(),
-                "high_value_probability": pd.array([None] * len(score), dtype="Float64"),
-                "is_predicted_high_value": pd.array([None] * len(score), dtype="boolean"),
-            }
-        )
         metrics = pd.DataFrame(
             [{"fold": "none", **context, "probability_threshold": np.nan, "note": reason}],
             columns=METRIC_COLUMNS,
@@ -632,8 +769,7 @@ def run_high_value(
             if hasattr(preprocessor, "feature_names_out_")
             else pd.DataFrame(columns=PARAMETER_COLUMNS)
         )
-        return {
-            "scores": scores,
+        return HighValueScorer(preprocessor, None, np.nan), {
             "metrics": metrics,
             "roc_curve": pd.DataFrame(columns=ROC_COLUMNS, dtype="float64"),
             "feature_importances": pd.DataFrame(columns=IMPORTANCE_COLUMNS),
@@ -647,7 +783,6 @@ def run_high_value(
     with step("high-value preprocessing", n, log):
         try:
             X = preprocessor.fit(train).transform(train)
-            X_score = preprocessor.transform(score)
         except SegmentationError as error:
             return fallback(str(error))
     for feature, reason in preprocessor.drop_reasons_.items():
@@ -688,15 +823,6 @@ def run_high_value(
         importances = model.permutation_importances(
             X[held], y[held], n_repeats=n_repeats, feature_names=preprocessor.feature_names_out_
         )
-    with step("high-value scoring", len(score), log):
-        probability = model.predict_proba(X_score)[:, 1]
-    scores = pd.DataFrame(
-        {
-            "customer_id": score["customer_id"].to_numpy(),
-            "high_value_probability": probability,
-            "is_predicted_high_value": probability >= threshold,
-        }
-    )
     pool = int(cv.loc[cv["fold"] == "mean", "n_rows"].iloc[0])
     cv["n_train"] = np.where(cv["fold"].str.isdigit(), pool - cv["n_rows"], np.nan)
     holdout["n_train"] = int(fit_rows.size)
@@ -705,9 +831,7 @@ def run_high_value(
         metrics[column] = value
     metrics["probability_threshold"] = threshold
     metrics["note"] = "; ".join(notes) or None
-    log(f"{PREFIX} high-value model done in {time.perf_counter() - started:.1f} s")
-    return {
-        "scores": scores,
+    return HighValueScorer(preprocessor, model, threshold), {
         "metrics": metrics[METRIC_COLUMNS],
         "roc_curve": _roc_curve(model.oof_labels_, model.oof_probability_),
         "feature_importances": importances,
