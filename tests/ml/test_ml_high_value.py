@@ -92,6 +92,15 @@ def test_training_rows_are_capped_by_stratified_sample() -> None:
     assert np.array_equal(rows, np.sort(rows))
 
 
+def test_fit_on_rows_equals_fit_on_their_copy() -> None:
+    X, y = signal_data(1000)
+    rows = np.setdiff1d(np.arange(1000), np.arange(0, 1000, 7))
+    on_rows = small_model(max_train_rows=300).fit(X, y, rows=rows)
+    on_copy = small_model(max_train_rows=300).fit(X[rows], y[rows])
+    assert on_rows.n_train_rows_ == on_copy.n_train_rows_ == 300
+    assert np.array_equal(on_rows.predict_proba(X), on_copy.predict_proba(X))
+
+
 def test_predict_proba_on_no_rows() -> None:
     X, y = signal_data(200)
     model = small_model().fit(X, y)

@@ -239,22 +239,29 @@ class HighValueModel(ClassifierMixin, BaseEstimator):
         ]
         return pd.concat([frame, pd.DataFrame(summary)], ignore_index=True)
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> HighValueModel:
+    def fit(self, X: np.ndarray, y: np.ndarray, rows: np.ndarray | None = None) -> HighValueModel:
         """Fit the forest on at most ``max_train_rows`` rows (stratified sample).
 
+        ``rows`` (positions) restricts the fit to those rows of ``X`` and ``y``, as
+        ``fit(X[rows], y[rows])`` does, with the same result, without copying every one
+        of them: only the sample is taken (the copy was 20 features x 8 bytes a customer,
+        1.6 GB at 10M customers).
         Raises :class:`HighValueLabelError` when only one class is present."""
         X = np.asarray(X, dtype=np.float64)
         y = np.asarray(y, dtype=bool)
+        if rows is not None:
+            y = y[rows]
         positives, negatives = self._class_counts(y)
         if min(positives, negatives) < 1:
             raise HighValueLabelError(
                 f"cannot fit: {positives} high-value and {negatives} other customers "
                 "(both classes are needed)"
             )
-        rows = self._training_rows(y, self.max_train_rows)
-        self.model_ = self._forest(rows.size).fit(X[rows], y[rows])
+        picked = self._training_rows(y, self.max_train_rows)
+        take = picked if rows is None else np.asarray(rows)[picked]
+        self.model_ = self._forest(picked.size).fit(X[take], y[picked])
         self.classes_ = self.model_.classes_
-        self.n_train_rows_ = int(rows.size)
+        self.n_train_rows_ = int(picked.size)
         self.feature_importances_ = self.model_.feature_importances_
         return self
 

@@ -809,7 +809,7 @@ def fit_high_value(
     held = _stratified_holdout(y, holdout_share, MAX_HOLDOUT_ROWS, random_state)
     fit_rows = np.setdiff1d(np.arange(n), held, assume_unique=True)
     with step("high-value fit", int(fit_rows.size), log):
-        model.fit(X[fit_rows], y[fit_rows])
+        model.fit(X, y, rows=fit_rows)
     with step("high-value hold-out evaluation and importances", int(held.size), log):
         held_probability = model.predict_proba(X[held])[:, 1]
         holdout = {
