@@ -83,6 +83,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         as_of=dbt_vars.pop("as_of", None),
         extra_vars=dbt_vars,
         timeout=args.timeout,
+        append=args.append,
     )
     print(f"warehouse: {path.resolve()}", flush=True)
     print(f"  query it: duckdb {path} -c 'select * from marts.dim_customers limit 10'", flush=True)
@@ -229,6 +230,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=DBT_TIMEOUT_S,
         metavar="SECONDS",
         help="stop `dbt build` after this long (default: %(default).0f)",
+    )
+    p_run.add_argument(
+        "--append",
+        action="store_true",
+        help="add to the published --warehouse: load only input files it has not loaded "
+        "(by content hash; a changed one is an error) and recompute only the customers "
+        "they touch; the marts equal a full run's on all the files (README, Appending)",
     )
     p_run.set_defaults(func=cmd_run)
 

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import duckdb
 
+from customer_chunks.append import KEPT_STATE_VARS
 from customer_chunks.errors import BuildError, CustomerChunksError
 from customer_chunks.history import carry_forward, stamp_run
 from customer_chunks.load import load_all
@@ -509,8 +510,13 @@ def run(
     extra_vars: dict | None = None,
     log=None,
     timeout: float = DBT_TIMEOUT_S,
+    append: bool = False,
 ) -> Path:
     """Load, build and publish. Returns the published warehouse path.
+
+    ``append``: build on a copy of the published warehouse, loading only the input files
+    it has not loaded and recomputing the features of the customers they touch (see
+    :mod:`customer_chunks.append`); the marts equal a full run's on all the files.
 
     Progress goes to the ``customer_chunks`` loggers. ``log`` is kept only for callers
     written before that: when given, it also receives every progress message.
@@ -518,10 +524,53 @@ def run(
     unchanged on any failure.
     """
     with forward_to(log):
-        return _run(sources, Path(warehouse), as_of, dict(extra_vars or {}), timeout)
+        return _run(sources, Path(warehouse), as_of, dict(extra_vars or {}), timeout, append)
 
 
-def _run(sources, warehouse: Path, as_of, dbt_vars: dict, timeout: float) -> Path:
+def _start_from_published(building: Path, warehouse: Path, run_vars: dict) -> None:
+    """``run --append``: check the vars kept in the warehouse's rows are unchanged, then
+    copy the published warehouse to ``building``."""
+    if not warehouse.is_file():
+        raise CustomerChunksError(
+            f"{warehouse} not found: --append adds to a published warehouse. Fix: run "
+            "without --append first."
+        )
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        last = con.execute(
+            "select run_vars from marts.run_history order by run_id desc limit 1"
+        ).fetchone()
+    except duckdb.Error:
+        last = None
+    finally:
+        con.close()
+    previous = json.loads(last[0]) if last and last[0] else {}
+    changed = [
+        f"{name}: {previous.get(name)!r} -> {run_vars.get(name)!r}"
+        for name in KEPT_STATE_VARS
+        if name in previous and previous.get(name) != run_vars.get(name)
+    ]
+    if changed:
+        raise CustomerChunksError(
+            f"--append keeps the rows and features of {warehouse}, which were built with "
+            f"other values of {'; '.join(changed)}. Fix: run without --append (a full "
+            "rebuild), or pass the earlier values."
+        )
+    if _wal(warehouse).exists() and _wal(warehouse).stat().st_size > 0:
+        _checkpoint(warehouse, warehouse)
+    started = time.monotonic()
+    shutil.copyfile(warehouse, building)
+    logger.info(
+        "append: building on a copy of %s (%.1f GB, %.1f s)",
+        warehouse,
+        building.stat().st_size / 1e9,
+        time.monotonic() - started,
+    )
+
+
+def _run(
+    sources, warehouse: Path, as_of, dbt_vars: dict, timeout: float, append: bool = False
+) -> Path:
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     building = warehouse.with_name(f".{warehouse.stem}.building{warehouse.suffix}")
     started = time.monotonic()
@@ -535,10 +584,12 @@ def _run(sources, warehouse: Path, as_of, dbt_vars: dict, timeout: float) -> Pat
             step = time.monotonic()
             logger.info("step 1/3: check and load the inputs")
             try:
-                load_all(building, sources)
                 if as_of:
                     dbt_vars["as_of"] = as_of
                 all_vars = {name: var.default for name, var in project_vars().items()}
+                if append:
+                    _start_from_published(building, warehouse, {**all_vars, **dbt_vars})
+                load_all(building, sources, append=append)
                 run_id = carry_forward(
                     building, warehouse, sources, {**all_vars, **dbt_vars}, started_at
                 )
