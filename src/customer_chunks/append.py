@@ -104,6 +104,12 @@ def previous_dates(con: duckdb.DuckDBPyConnection) -> tuple:
         ) from None
 
 
+def loaded_paths(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every file path in the ledger (the Parquet views of earlier batches read them)."""
+    rows = con.execute("select distinct path from raw.loaded_files").fetchall()
+    return [path for (path,) in rows]
+
+
 @dataclasses.dataclass
 class Batch:
     """The new files of one table in an append run."""

@@ -689,11 +689,14 @@ def create_empty(con: duckdb.DuckDBPyConnection, table: str) -> None:
     con.execute(f"create or replace table raw.{table} (_row_id bigint, {cols})")
 
 
-def _lock_down(con: duckdb.DuckDBPyConnection, sources: dict[str, TableSource]) -> None:
+def _lock_down(
+    con: duckdb.DuckDBPyConnection, sources: dict[str, TableSource], earlier: list[str] = ()
+) -> None:
     """Limit the loading connection to the declared input files (and its own spill
     folder): a column expression, even one that slipped past the source-file checks,
-    cannot read or write any other file, and cannot lift the limit."""
-    paths = set()
+    cannot read or write any other file, and cannot lift the limit. ``earlier``: the
+    files an append run's warehouse loaded before (its Parquet views read them)."""
+    paths = set(earlier)
     for src in sources.values():
         for path in [*src.paths, *(src.read_paths or [])]:
             paths.update({str(path), str(path.resolve())})
@@ -795,7 +798,10 @@ def _load_all(db_path: Path, sources: dict[str, TableSource], append: bool = Fal
             sources_db.load_extension(con)
             for src in databases.values():
                 sources_db.attach(con, _alias(src), src.postgres, src.origin)
-        _lock_down(con, sources)
+        _lock_down(con, sources, appending.loaded_paths(con) if append else [])
+        if not append:
+            # a full load replaces every raw relation, including an append's batches
+            con.execute("drop schema if exists raw cascade")
         con.execute("create schema if not exists raw")
         if not append:
             con.execute(
