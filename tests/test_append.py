@@ -21,7 +21,7 @@ from customer_chunks import sources
 from customer_chunks.contract import CONTRACT
 from customer_chunks.errors import InputError
 from customer_chunks.generate import generate
-from customer_chunks.run import run
+from customer_chunks.run import run, score
 
 VARS = {"ml_bootstrap_resamples": 2}
 SPLIT = "2025-09-01"  # later rows (a valid timestamp on or after this) go to part 2
@@ -32,8 +32,9 @@ APPEND_DIFFERS = {
     "run_history": {"started_at", "finished_at", "stage_seconds"},
     "int_lifecycle_current_run": {"started_at"},
 }
-# By design: the customers this run recomputed (all on a full run, the touched on append).
-NOT_COMPARED = {"intermediate.int_customers_touched"}
+# By design: the customers this run recomputed (all on a full run, the touched on append)
+# and their scores (checked against segment_scores below).
+NOT_COMPARED = {"intermediate.int_customers_touched", "marts.segment_scores_touched"}
 
 
 def _split(generated: Path, out: Path) -> None:
@@ -131,13 +132,23 @@ def runs(tmp_path_factory):
     for warehouse in (full, appended):
         run(sources.from_source_file(spec), warehouse=warehouse, extra_vars=VARS)
     _show_part_2(data, hidden)
+    before = appended.stat().st_mtime_ns
+    scores = score(sources.from_source_file(spec), appended, base / "scores.parquet")
+    assert appended.stat().st_mtime_ns == before  # score leaves the warehouse alone
+    scored = set(duckdb.sql(f"select customer_id from read_parquet('{scores}')").fetchall())
     run(sources.from_source_file(spec), warehouse=full, extra_vars=VARS)
     run(sources.from_source_file(spec), warehouse=appended, extra_vars=VARS, append=True)
-    return full, appended, data, spec
+    con = duckdb.connect(str(appended), read_only=True)
+    try:  # read now: a later test appends again
+        touched = con.execute("select customer_id from intermediate.int_customers_touched")
+        recomputed = set(touched.fetchall())
+    finally:
+        con.close()
+    return full, appended, data, spec, (scored, recomputed)
 
 
 def test_append_gives_the_marts_of_a_full_rebuild(runs):
-    full, appended, _data, _spec = runs
+    full, appended, _data, _spec, (_scored, touched) = runs
     expected, got = _tables(full), _tables(appended)
     assert sorted(got) == sorted(expected)
     differing = []
@@ -153,23 +164,28 @@ def test_append_gives_the_marts_of_a_full_rebuild(runs):
     # the append run really was incremental: only part 2's customers were recomputed
     con = duckdb.connect(str(appended), read_only=True)
     try:
-        touched = con.execute("select count(*) from intermediate.int_customers_touched").fetchone()
         everyone = con.execute(
             "select count(distinct customer_id) from staging.stg_customer_data__transactions"
-        ).fetchone()
+        ).fetchone()[0]
         batches = con.execute(
             "select table_name, batch, count(*) from raw.loaded_files group by 1, 2 order by 1, 2"
         ).fetchall()
         balanced = con.execute("select bool_and(is_balanced) from marts.row_accounting").fetchone()
+        unlike_segment_scores = con.execute(
+            "select count(*) from marts.segment_scores_touched as touched "
+            "left join marts.segment_scores as scores using (customer_id) "
+            "where scores.stable_segment_id is distinct from touched.stable_segment_id"
+        ).fetchone()
     finally:
         con.close()
-    assert 0 < touched[0] < everyone[0]
+    assert 0 < len(touched) < everyone
     assert ("transactions", 1, 1) in batches and ("customers", 0, 1) in batches
     assert balanced == (True,)
+    assert unlike_segment_scores == (0,)
 
 
 def test_append_skips_files_already_loaded(runs, caplog):
-    _full, appended, _data, spec = runs
+    _full, appended, _data, spec, _scored = runs
     caplog.set_level("INFO", logger="customer_chunks")
     run(sources.from_source_file(spec), warehouse=appended, extra_vars=VARS, append=True)
     skipped = [r.getMessage() for r in caplog.records if "skipped: already loaded" in r.message]
@@ -185,7 +201,7 @@ def test_append_skips_files_already_loaded(runs, caplog):
 
 
 def test_append_refuses_a_changed_file(runs):
-    _full, appended, data, spec = runs
+    _full, appended, data, spec, _scored = runs
     part = data / "web_events_2.csv"
     original = part.read_bytes()
     try:
@@ -194,3 +210,25 @@ def test_append_refuses_a_changed_file(runs):
             run(sources.from_source_file(spec), warehouse=appended, extra_vars=VARS, append=True)
     finally:
         part.write_bytes(original)
+
+
+def test_score_recomputes_only_the_customers_the_new_files_touch(runs):
+    """score on the first run's warehouse with part 2 new: exactly the customers the
+    append run recomputed, every customer with a row in part 2 among them, and far
+    from everyone."""
+    _full, appended, data, _spec, (scored, touched) = runs
+    con = duckdb.connect(str(appended), read_only=True)
+    try:
+        everyone = con.execute("select count(*) from marts.dim_customers").fetchone()[0]
+    finally:
+        con.close()
+    in_part_2 = set(
+        duckdb.sql(
+            "select distinct trim(customer_id) from read_csv("
+            f"'{data}/*_2.csv', all_varchar = true, union_by_name = true) "
+            "where nullif(trim(customer_id), '') is not null"
+        ).fetchall()
+    )
+    assert scored == touched
+    assert in_part_2 <= scored
+    assert len(scored) < everyone
