@@ -12,7 +12,7 @@ WAREHOUSE ?= warehouse/customer_chunks.duckdb
 # `make test EXTRAS=dev,engines`.
 EXTRAS ?= dev
 
-.PHONY: install run demo-data test lint format bench clean
+.PHONY: install run demo-data test lint format bench bench-append clean
 
 # The venv is rebuilt whenever pyproject.toml or setup.py changes. `make run` needs only
 # the package; lint and tests add the dev extra. pip prints a line per package (no
@@ -81,6 +81,12 @@ format: install
 ## writes bench/results/latest.{json,md} (BENCH_ARGS="--sizes 100000 --skip-notebook")
 bench: install
 	$(BIN)/python -m bench.run_bench $(BENCH_ARGS)
+
+## bench-append: a full run, rescoring the customers one day changes, and appending the
+## day, at 1M customers (BENCH_APPEND_ARGS="--customers 100000"); writes
+## bench/results/append-<N>.{json,md}
+bench-append: install
+	$(BIN)/python -m bench.append $(BENCH_APPEND_ARGS)
 
 clean:
 	rm -rf target logs warehouse output $(DEMO)

@@ -1,10 +1,11 @@
 """Rescoring against the last fit versus a full run (issue 16, item 6).
 
 Takes a warehouse published by ``customer-chunks run`` and, on a scratch copy of it,
-times ``dbt build --select int_customer_features_by_snapshot segment_scores``: the SQL
-features of EVERY customer recomputed from the loaded inputs and every customer assigned
-to the nearest stored centre in SQL (no Python, no refit).
-That is an upper bound for rescoring the 1% who changed: it rescores all of them. The
+times ``dbt build --full-refresh --select int_customer_activity_by_snapshot
+int_customer_features_by_snapshot segment_scores``: the SQL features of EVERY customer
+recomputed from the staged inputs and every customer assigned to the nearest stored
+centre in SQL (no Python, no refit). Rescoring only the customers new rows change is
+``customer-chunks score`` (timed by ``bench.append``). The
 full run's time is the run's own record in marts.run_history (load + dbt build).
 
 Run: ``.venv/bin/python -m bench.rescore WAREHOUSE`` (after ``customer-chunks run``).
@@ -28,7 +29,7 @@ from customer_chunks.run import dbt_build
 
 # The models and their data tests; not the features model's unit tests, which need the
 # staging views built in the same invocation.
-SELECT = "int_customer_features_by_snapshot segment_scores"
+SELECT = "int_customer_activity_by_snapshot int_customer_features_by_snapshot segment_scores"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copyfile(warehouse, copy)
         os.environ["DBT_EXCLUDE_RESOURCE_TYPES"] = "unit_test"  # dbt's --exclude-resource-type
         started = time.monotonic()
-        dbt_build(copy, {"as_of": as_of} if as_of else {}, select=SELECT)
+        dbt_build(copy, {"as_of": as_of} if as_of else {}, select=SELECT, full_refresh=True)
         took = time.monotonic() - started
     print(f"customers: {n:,} (run {run_id})")
     print(f"full run (load + dbt build): {full:.1f} s {stages}")

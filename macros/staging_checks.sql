@@ -55,16 +55,36 @@
     hash({{ columns | join(', ') }})
 {%- endmacro %}
 
-{% macro repeated_rows(relation, columns) -%}
+{% macro repeated_rows(relation, columns, table_name=none) -%}
     {#- One row per raw row of `relation` that repeats an earlier row exactly (every
         one of `columns` equal as read, nulls equal), with the first row it repeats.
         Two steps, so the exact comparison sorts only the few rows whose hash occurs
-        more than once: a hash collision adds a candidate, never a false repeat. -#}
+        more than once: a hash collision adds a candidate, never a false repeat.
+        Incremental (`run --append`, `table_name` given): only the rows above the
+        table's watermark are new; they are compared with every row of the same
+        customer_id (every repeat has the same customer_id, `columns` include it), so
+        the result equals a full rebuild's at the cost of the touched customers. -#}
+{%- set appending = table_name is not none and is_incremental() -%}
+{%- set scope -%}
+    {%- if appending -%}
+        (
+            select * from {{ relation }}
+            where
+                customer_id in (
+                    select new_rows.customer_id from {{ relation }} as new_rows
+                    where new_rows._row_id > {{ customer_chunks.append_watermark(table_name) }}
+                )
+                or customer_id is null
+        ) as rows_in_scope
+    {%- else -%}
+        {{ relation }}
+    {%- endif -%}
+{%- endset %}
 with
 
 repeated_hashes as (
     select {{ customer_chunks.row_hash(columns) }} as row_hash
-    from {{ relation }}
+    from {{ scope }}
     group by {{ customer_chunks.row_hash(columns) }}
     having count(*) > 1
 ),
@@ -79,7 +99,7 @@ candidates as (
         min(_row_id) over (
             partition by {{ columns | join(', ') }}
         ) as first_source_row_id
-    from {{ relation }}
+    from {{ scope }}
     where {{ customer_chunks.row_hash(columns) }} in (select row_hash from repeated_hashes)
 )
 
@@ -88,7 +108,11 @@ select
     first_source_row_id,
     copy_number
 from candidates
-where copy_number > 1
+where
+    copy_number > 1
+    {%- if appending %}
+        and source_row_id > {{ customer_chunks.append_watermark(table_name) }}
+    {%- endif %}
 {%- endmacro %}
 
 {% macro duplicate_rule() -%}
@@ -168,4 +192,21 @@ reasoned as (
         end as quarantine_reason
     from numbered
 )
+{%- endmacro %}
+
+{% macro append_watermark(table_name) -%}
+    {#- The highest row id of `table_name` loaded before this run (0 on a full run):
+        incremental staging models process only the rows above it. Read when the
+        model runs and written into its SQL as a number, so the scan can skip the
+        row groups of earlier batches (a subquery would not). -#}
+    {%- if execute -%}
+        {%- set found = run_query(
+            "select previous_max_row_id from "
+            ~ source('customer_data', 'append_watermarks')
+            ~ " where table_name = '" ~ table_name ~ "'"
+        ) -%}
+        {{ found.columns[0].values()[0] }}
+    {%- else -%}
+        0
+    {%- endif -%}
 {%- endmacro %}

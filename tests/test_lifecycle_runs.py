@@ -197,7 +197,13 @@ def test_second_run_scored_against_the_first_fit(two_runs):
 def test_score_assigns_like_the_run_without_changing_the_warehouse(two_runs, tmp_path):
     warehouse, *_, data, _ = two_runs
     before = warehouse.stat().st_mtime_ns, warehouse.stat().st_size
-    out = score(sources.from_data_dir(data), warehouse, tmp_path / "scores.parquet", as_of=AS_OF)
+    out = score(
+        sources.from_data_dir(data),
+        warehouse,
+        tmp_path / "scores.parquet",
+        as_of=AS_OF,
+        changed_only=False,
+    )
     assert (warehouse.stat().st_mtime_ns, warehouse.stat().st_size) == before
     scores = pd.read_parquet(out)
     assigned = _frame(warehouse, "select * from marts.segment_assignments")

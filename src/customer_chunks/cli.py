@@ -90,6 +90,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         as_of=dbt_vars.pop("as_of", None),
         extra_vars=dbt_vars,
         timeout=args.timeout,
+        append=args.append,
     )
     print(f"warehouse: {path.resolve()}", flush=True)
     print(f"  query it: duckdb {path} -c 'select * from marts.dim_customers limit 10'", flush=True)
@@ -100,7 +101,9 @@ def cmd_score(args: argparse.Namespace) -> int:
     from customer_chunks.run import score
 
     as_of = _as_of(args.as_of) if args.as_of else None
-    path = score(_sources(args), Path(args.warehouse), Path(args.out), as_of=as_of)
+    path = score(
+        _sources(args), Path(args.warehouse), Path(args.out), as_of=as_of, changed_only=not args.all
+    )
     print(f"scores: {path.resolve()}", flush=True)
     return 0
 
@@ -243,14 +246,23 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="stop `dbt build` after this long (default: %(default).0f)",
     )
+    p_run.add_argument(
+        "--append",
+        action="store_true",
+        help="add to the published --warehouse: load only input files it has not loaded "
+        "(by content hash; a changed one is an error) and recompute only the customers "
+        "they touch; the marts equal a full run's on all the files (README, Appending)",
+    )
     p_run.set_defaults(func=cmd_run)
 
     p_score = sub.add_parser(
         "score",
-        help="assign customers to the stored segments in SQL, without refitting",
-        description="Load the inputs into a scratch copy of --warehouse, compute their "
-        "features and assign each customer to the nearest stored segment centre in SQL "
-        "(marts.segment_scores); the warehouse is not changed. Writes --out (Parquet).",
+        help="assign changed customers to the stored segments in SQL, without refitting",
+        description="Append the new input files (as run --append: files the warehouse "
+        "loaded are skipped by hash) to a scratch copy of --warehouse, recompute the "
+        "features of the customers they touch and assign each to the nearest stored "
+        "segment centre in SQL (marts.segment_scores_touched); the warehouse is not "
+        "changed. Writes --out (Parquet), one row per changed customer.",
     )
     add_inputs(p_score)
     p_score.add_argument("--as-of", help="reference date (default: the day after the latest order)")
@@ -258,6 +270,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--out",
         default="output/segment_scores.parquet",
         help="Parquet file to write (default: %(default)s)",
+    )
+    p_score.add_argument(
+        "--all",
+        action="store_true",
+        help="score every customer of the inputs instead (they replace the warehouse's "
+        "inputs in the scratch copy; every feature recomputed)",
     )
     p_score.set_defaults(func=cmd_score)
 

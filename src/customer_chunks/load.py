@@ -35,9 +35,11 @@ from pathlib import Path
 
 import duckdb
 
+from customer_chunks import append as appending
 from customer_chunks import flat_files, mongo, sources_db
 from customer_chunks.contract import CONTRACT, PRIMARY_TABLES, ColumnSpec, TableContract
 from customer_chunks.errors import InputError
+from customer_chunks.history import file_sha256
 from customer_chunks.logs import forward_to
 from customer_chunks.sources import TableSource, check_expression, is_plain_column
 
@@ -479,18 +481,28 @@ def _timestamp_text(expr: str, timestamp_format: str | None, timezone: str | Non
 
 
 def load_table(
-    con: duckdb.DuckDBPyConnection, src: TableSource, mapping: dict[str, str]
+    con: duckdb.DuckDBPyConnection,
+    src: TableSource,
+    mapping: dict[str, str],
+    relation: str | None = None,
+    first_row_id: int = 1,
 ) -> tuple[int, int]:
-    """Create ``raw.<table>`` from the source; returns (rows loaded, lines rejected).
+    """Create ``raw.<relation>`` (default ``raw.<table>``) from the source; returns
+    (rows loaded, lines rejected). Row ids start at ``first_row_id``.
 
     Parquet input becomes a view over the files (no copy: the staging tables read it
     once), numbered by each file's own row numbers; CSV and JSON are copied into a
-    table, since re-parsing text on every read would cost more than the copy.
+    table, since re-parsing text on every read would cost more than the copy. A batch
+    appended by ``run --append`` (``relation`` given) is always copied into a table.
     """
     contract = src.contract
     cols = ", ".join(_quote(c) for c in contract.column_names)
+    relation = relation or src.table
     if src.file_format == "parquet" and not src.distinct:
-        sql = f"create or replace view raw.{src.table} as\n" + _parquet_view_sql(src, mapping)
+        kind = "view" if relation == src.table else "table"
+        sql = f"create or replace {kind} raw.{relation} as\n" + _parquet_view_sql(
+            src, mapping, first_row_id
+        )
     else:
         has_expr = any(not is_plain_column(e) for e in src.columns.values())
         typed = has_expr and _reads_as_csv(src)
@@ -504,8 +516,9 @@ def load_table(
                 f"group by all order by min(_n)"
             )
         sql = (
-            f"create or replace table raw.{src.table} as\n"
-            f"select row_number() over () as _row_id, {cols}\nfrom ({body})"
+            f"create or replace table raw.{relation} as\n"
+            f"select row_number() over () + {first_row_id - 1} as _row_id, {cols}\n"
+            f"from ({body})"
         )
     _clear_rejects(con)
     limit = load_timeout(src)
@@ -513,7 +526,7 @@ def load_table(
     timer.start()
     try:
         con.execute(sql)
-        rows = con.execute(f"select count(*) from raw.{src.table}").fetchone()[0]
+        rows = con.execute(f"select count(*) from raw.{relation}").fetchone()[0]
     except duckdb.InterruptException:
         raise InputError(
             f"{src.label()}: loading table {src.table} took more than {limit:g} s and was "
@@ -536,11 +549,11 @@ def load_table(
     return rows, rejected
 
 
-def _parquet_view_sql(src: TableSource, mapping: dict[str, str]) -> str:
+def _parquet_view_sql(src: TableSource, mapping: dict[str, str], first_row_id: int = 1) -> str:
     """A SELECT over Parquet files with a row id that runs on across files."""
     contract = src.contract
     cols = ", ".join(_quote(c) for c in contract.column_names)
-    parts, offset = [], 0
+    parts, offset = [], first_row_id - 1
     for path in src.paths:
         single = TableSource(
             table=src.table,
@@ -598,6 +611,7 @@ def columns_to_check(
     table: str,
     mapping: dict[str, str],
     contract: TableContract | None = None,
+    relation: str | None = None,
 ) -> list[ColumnSpec]:
     """The contract columns of ``raw.<table>`` whose values can fail to parse: typed
     columns (timestamp, number, integer) that are read as text (CSV, JSON, Parquet
@@ -606,7 +620,7 @@ def columns_to_check(
     types = {
         name: column_type.split("(")[0]
         for name, column_type in con.execute(
-            f"select column_name, column_type from (describe raw.{table})"
+            f"select column_name, column_type from (describe raw.{relation or table})"
         ).fetchall()
     }
     return [
@@ -619,14 +633,18 @@ def columns_to_check(
 
 
 def check_values(
-    con: duckdb.DuckDBPyConnection, src: TableSource, mapping: dict[str, str]
+    con: duckdb.DuckDBPyConnection,
+    src: TableSource,
+    mapping: dict[str, str],
+    relation: str | None = None,
 ) -> list[str]:
     """Stop when a typed column mostly fails to parse; return notes on the few that do.
 
     One scan of ``raw.<table>`` over :func:`columns_to_check` (none for fully typed
     Parquet files).
     """
-    checks = columns_to_check(con, src.table, mapping, src.contract)
+    relation = relation or src.table
+    checks = columns_to_check(con, src.table, mapping, src.contract, relation)
     if not checks:
         return []
     parts = []
@@ -638,7 +656,7 @@ def check_values(
         parts.append(
             f"count({name}), count(*) filter (where {bad}), min({text}) filter (where {bad})"
         )
-    row = con.execute(f"select {', '.join(parts)} from raw.{src.table}").fetchone()
+    row = con.execute(f"select {', '.join(parts)} from raw.{relation}").fetchone()
     notes = []
     for i, c in enumerate(checks):
         non_null, bad, example = row[3 * i : 3 * i + 3]
@@ -677,11 +695,14 @@ def create_empty(con: duckdb.DuckDBPyConnection, table: str) -> None:
     con.execute(f"create or replace table raw.{table} (_row_id bigint, {cols})")
 
 
-def _lock_down(con: duckdb.DuckDBPyConnection, sources: dict[str, TableSource]) -> None:
+def _lock_down(
+    con: duckdb.DuckDBPyConnection, sources: dict[str, TableSource], earlier: list[str] = ()
+) -> None:
     """Limit the loading connection to the declared input files (and its own spill
     folder): a column expression, even one that slipped past the source-file checks,
-    cannot read or write any other file, and cannot lift the limit."""
-    paths = set()
+    cannot read or write any other file, and cannot lift the limit. ``earlier``: the
+    files an append run's warehouse loaded before (its Parquet views read them)."""
+    paths = set(earlier)
     for src in sources.values():
         for path in [*src.paths, *(src.read_paths or [])]:
             paths.update({str(path), str(path.resolve())})
@@ -741,9 +762,15 @@ def check_rejected(
 
 
 def load_all(
-    db_path: Path, sources: dict[str, TableSource], log: Callable[[str], None] | None = None
+    db_path: Path,
+    sources: dict[str, TableSource],
+    log: Callable[[str], None] | None = None,
+    append: bool = False,
 ) -> dict:
     """Check every input and load it into ``raw`` in the DuckDB file at ``db_path``.
+
+    ``append``: ``db_path`` holds an earlier run's warehouse; load only the files it has
+    not loaded (see :mod:`customer_chunks.append`) after its rows.
 
     Raises InputError (one line naming the file, column and fix) on unusable input.
     Returns a summary per table: rows read, lines rejected, notes. The connection can
@@ -752,10 +779,10 @@ def load_all(
     ``log``, kept for older callers, also receives each message.
     """
     with forward_to(log):
-        return _load_all(db_path, sources)
+        return _load_all(db_path, sources, append)
 
 
-def _load_all(db_path: Path, sources: dict[str, TableSource]) -> dict:
+def _load_all(db_path: Path, sources: dict[str, TableSource], append: bool = False) -> dict:
     db_path = Path(db_path)
     scratch = db_path.with_name(f"{db_path.name}.inputs")  # converted copies, if any
     shutil.rmtree(scratch, ignore_errors=True)
@@ -765,26 +792,42 @@ def _load_all(db_path: Path, sources: dict[str, TableSource]) -> dict:
     con = duckdb.connect(str(db_path), config=config)
     summary: dict[str, dict] = {}
     try:
+        previous = None
+        if append:
+            batches, watermarks = appending.plan(con, sources)
+            previous = appending.previous_dates(con)
+            sources = {t: b.source for t, b in batches.items()}
+        else:
+            watermarks = dict.fromkeys(CONTRACT, 0)
         sources = {t: inspect_files(s, scratch) for t, s in sources.items()}
         if databases:
             sources_db.load_extension(con)
             for src in databases.values():
                 sources_db.attach(con, _alias(src), src.postgres, src.origin)
-        _lock_down(con, sources)
+        _lock_down(con, sources, appending.loaded_paths(con) if append else [])
+        if not append:
+            # a full load replaces every raw relation, including an append's batches
+            con.execute("drop schema if exists raw cascade")
         con.execute("create schema if not exists raw")
-        con.execute(
-            "create or replace table raw.rejected_lines "
-            "(table_name varchar, line_number bigint, line varchar, error varchar)"
-        )
-        con.execute(
-            "create or replace table raw.load_manifest (table_name varchar, is_provided boolean, "
-            "source varchar, file_format varchar, mapped_columns varchar, rows_read bigint, "
-            "lines_rejected bigint, loaded_at timestamp)"
-        )
+        if not append:
+            con.execute(
+                "create or replace table raw.rejected_lines "
+                "(table_name varchar, line_number bigint, line varchar, error varchar)"
+            )
+            con.execute(
+                "create or replace table raw.load_manifest (table_name varchar, "
+                "is_provided boolean, source varchar, file_format varchar, mapped_columns "
+                "varchar, rows_read bigint, lines_rejected bigint, loaded_at timestamp)"
+            )
+            appending.create_ledger(con)
         mappings = {t: resolve_columns(con, s) for t, s in sources.items()}
         for table in CONTRACT:
             started = time.perf_counter()
             src = sources.get(table)
+            if append:
+                if src is not None:
+                    summary[table] = _append_batch(con, batches[table], src, mappings[table])
+                continue
             if src is None:
                 create_empty(con, table)
                 con.execute(
@@ -800,6 +843,7 @@ def _load_all(db_path: Path, sources: dict[str, TableSource]) -> dict:
                 "insert into raw.load_manifest values (?, true, ?, ?, ?, ?, ?, now())",
                 [table, src.label(), src.file_format, ",".join(mappings[table]), rows, rejected],
             )
+            appending.record(con, table, _hashes(src), 0, 1, rows)
             summary[table] = {"provided": True, "rows": rows, "rejected": rejected, "notes": notes}
             took = time.perf_counter() - started
             extra = f", {rejected:,} malformed lines kept for quarantine" if rejected else ""
@@ -808,6 +852,7 @@ def _load_all(db_path: Path, sources: dict[str, TableSource]) -> dict:
                 logger.info(f"  note: {note}")
         if summary["customer_features"]["provided"]:
             logger.info(f"note: {CUSTOMER_LEVEL_NOTE}")
+        appending.write_watermarks(con, watermarks, previous)
         con.execute("checkpoint")
     finally:
         con.close()
@@ -822,3 +867,42 @@ CUSTOMER_LEVEL_NOTE = (
     "null) and customer lifetime value (null); RFM scores only for customers with "
     "recency_days, frequency and monetary given"
 )
+
+
+def _hashes(src: TableSource) -> dict[Path, str]:
+    return {path: file_sha256(path) for path in src.paths}
+
+
+def _append_batch(
+    con: duckdb.DuckDBPyConnection, batch: appending.Batch, src: TableSource, mapping: dict
+) -> dict:
+    """Load one table's new files after its earlier rows (``run --append``)."""
+    started = time.perf_counter()
+    table = src.table
+    known = con.execute(
+        "select mapped_columns from raw.load_manifest where table_name = ?", [table]
+    ).fetchone()
+    if known and known[0] != ",".join(mapping):
+        raise InputError(
+            f"{src.label()}: maps the columns {','.join(mapping)} of {table}, the warehouse "
+            f"was built from {known[0]}. Fix: run without --append (a full rebuild)."
+        )
+    relation = f"{table}__batch{batch.number}"
+    rows, rejected = load_table(con, src, mapping, relation, batch.first_row_id)
+    notes = check_rejected(con, src, rows, rejected)
+    notes += check_values(con, src, mapping, relation)
+    appending.union_batches(con, table, relation)
+    con.execute(
+        "update raw.load_manifest set rows_read = rows_read + ?, lines_rejected = "
+        "lines_rejected + ?, source = ?, loaded_at = now() where table_name = ?",
+        [rows, rejected, batch.label, table],
+    )
+    appending.record(con, table, batch.hashes, batch.number, batch.first_row_id, rows)
+    took = time.perf_counter() - started
+    logger.info(
+        f"appended {table}: {rows:,} rows (ids from {batch.first_row_id:,}) from "
+        f"{src.label()} ({took:.1f} s)"
+    )
+    for note in notes:
+        logger.info(f"  note: {note}")
+    return {"provided": True, "rows": rows, "rejected": rejected, "notes": notes}

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import duckdb
 
+from customer_chunks.append import KEPT_STATE_VARS
 from customer_chunks.errors import BuildError, CustomerChunksError
 from customer_chunks.history import carry_forward, stamp_run
 from customer_chunks.load import load_all
@@ -237,6 +238,7 @@ def dbt_build(
     dbt_vars: dict,
     select: str | None = None,
     timeout: float = DBT_TIMEOUT_S,
+    full_refresh: bool = False,
 ) -> list[dict]:
     """Run `dbt build` against ``db_path`` in a child process, logging progress.
 
@@ -264,6 +266,8 @@ def dbt_build(
     ]
     if select:
         cmd += ["--select", select]
+    if full_refresh:
+        cmd.append("--full-refresh")
     env = {
         **os.environ,
         "CUSTOMER_CHUNKS_DB": str(db_path.resolve()),
@@ -509,8 +513,13 @@ def run(
     extra_vars: dict | None = None,
     log=None,
     timeout: float = DBT_TIMEOUT_S,
+    append: bool = False,
 ) -> Path:
     """Load, build and publish. Returns the published warehouse path.
+
+    ``append``: build on a copy of the published warehouse, loading only the input files
+    it has not loaded and recomputing the features of the customers they touch (see
+    :mod:`customer_chunks.append`); the marts equal a full run's on all the files.
 
     Progress goes to the ``customer_chunks`` loggers. ``log`` is kept only for callers
     written before that: when given, it also receives every progress message.
@@ -518,10 +527,53 @@ def run(
     unchanged on any failure.
     """
     with forward_to(log):
-        return _run(sources, Path(warehouse), as_of, dict(extra_vars or {}), timeout)
+        return _run(sources, Path(warehouse), as_of, dict(extra_vars or {}), timeout, append)
 
 
-def _run(sources, warehouse: Path, as_of, dbt_vars: dict, timeout: float) -> Path:
+def _start_from_published(building: Path, warehouse: Path, run_vars: dict) -> None:
+    """``run --append``: check the vars kept in the warehouse's rows are unchanged, then
+    copy the published warehouse to ``building``."""
+    if not warehouse.is_file():
+        raise CustomerChunksError(
+            f"{warehouse} not found: --append adds to a published warehouse. Fix: run "
+            "without --append first."
+        )
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        last = con.execute(
+            "select run_vars from marts.run_history order by run_id desc limit 1"
+        ).fetchone()
+    except duckdb.Error:
+        last = None
+    finally:
+        con.close()
+    previous = json.loads(last[0]) if last and last[0] else {}
+    changed = [
+        f"{name}: {previous.get(name)!r} -> {run_vars.get(name)!r}"
+        for name in KEPT_STATE_VARS
+        if name in previous and previous.get(name) != run_vars.get(name)
+    ]
+    if changed:
+        raise CustomerChunksError(
+            f"--append keeps the rows and features of {warehouse}, which were built with "
+            f"other values of {'; '.join(changed)}. Fix: run without --append (a full "
+            "rebuild), or pass the earlier values."
+        )
+    if _wal(warehouse).exists() and _wal(warehouse).stat().st_size > 0:
+        _checkpoint(warehouse, warehouse)
+    started = time.monotonic()
+    shutil.copyfile(warehouse, building)
+    logger.info(
+        "append: building on a copy of %s (%.1f GB, %.1f s)",
+        warehouse,
+        building.stat().st_size / 1e9,
+        time.monotonic() - started,
+    )
+
+
+def _run(
+    sources, warehouse: Path, as_of, dbt_vars: dict, timeout: float, append: bool = False
+) -> Path:
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     building = warehouse.with_name(f".{warehouse.stem}.building{warehouse.suffix}")
     started = time.monotonic()
@@ -535,10 +587,12 @@ def _run(sources, warehouse: Path, as_of, dbt_vars: dict, timeout: float) -> Pat
             step = time.monotonic()
             logger.info("step 1/3: check and load the inputs")
             try:
-                load_all(building, sources)
                 if as_of:
                     dbt_vars["as_of"] = as_of
                 all_vars = {name: var.default for name, var in project_vars().items()}
+                if append:
+                    _start_from_published(building, warehouse, {**all_vars, **dbt_vars})
+                load_all(building, sources, append=append)
                 run_id = carry_forward(
                     building, warehouse, sources, {**all_vars, **dbt_vars}, started_at
                 )
@@ -584,9 +638,12 @@ def _run(sources, warehouse: Path, as_of, dbt_vars: dict, timeout: float) -> Pat
 
 # --------------------------------------------------------------------------- score
 
-# The models that turn inputs into features and features into nearest stored centres.
+# The models that stage the new rows, recompute the touched customers' features and
+# assign them to the stored centres: the incremental staging tables, the customers
+# table (one row per customer, rebuilt), the features, segment_scores_touched.
 SCORE_SELECT = (
-    "path:models/staging int_run_parameters int_customer_features_by_snapshot segment_scores"
+    "path:models/staging int_run_parameters int_customers_touched "
+    "int_customer_activity_by_snapshot int_customer_features_by_snapshot segment_scores_touched"
 )
 
 
@@ -596,13 +653,20 @@ def score(
     out: Path,
     as_of: str | None = None,
     timeout: float = DBT_TIMEOUT_S,
+    changed_only: bool = True,
 ) -> Path:
-    """Assign the customers of ``sources`` to the stored segments of a published
-    ``warehouse`` in SQL (segment_scores), without refitting and without changing the
-    warehouse: the inputs are loaded into a scratch copy, dbt builds only
-    :data:`SCORE_SELECT` there (no tests: they describe a full build), and ``out``
-    (Parquet: customer_id, stable_segment_id, segment_name, squared_distance) is written.
-    Scales like the SQL feature models: O(input rows)."""
+    """Assign the customers that ``sources`` change to the stored segments of a
+    published ``warehouse`` in SQL, without refitting and without changing the
+    warehouse. ``sources`` are new input files, as for ``run --append``: files the
+    warehouse has loaded are skipped by hash. ``changed_only=False`` instead replaces
+    the inputs with ``sources`` and scores all their customers (every model of
+    :data:`SCORE_SELECT` rebuilt in full). In a scratch copy of the warehouse the new
+    rows are appended and staged, dbt builds only :data:`SCORE_SELECT` (no tests: they
+    describe a full build), which recomputes the features of the touched customers only
+    (int_customers_touched), and ``out`` (Parquet: customer_id, stable_segment_id,
+    segment_name, squared_distance) gets one row per touched customer.
+    Scales with the new rows and the touched customers' history, plus a copy of the
+    warehouse file and a pass over the customers table."""
     warehouse, out = Path(warehouse), Path(out)
     if not warehouse.is_file():
         raise CustomerChunksError(
@@ -612,12 +676,20 @@ def score(
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=warehouse.parent) as scratch:
         copy = Path(scratch) / warehouse.name  # same catalog name: the views refer to it
+        started = time.monotonic()
         shutil.copyfile(warehouse, copy)
-        load_all(copy, sources)
+        logger.info("score: copied %s (%.1f s)", warehouse, time.monotonic() - started)
+        load_all(copy, sources, append=changed_only)
         previous = os.environ.get("DBT_EXCLUDE_RESOURCE_TYPES")
         os.environ["DBT_EXCLUDE_RESOURCE_TYPES"] = "unit_test test"
         try:
-            dbt_build(copy, {"as_of": as_of} if as_of else {}, select=SCORE_SELECT, timeout=timeout)
+            dbt_build(
+                copy,
+                {"as_of": as_of} if as_of else {},
+                select=SCORE_SELECT,
+                timeout=timeout,
+                full_refresh=not changed_only,
+            )
         finally:
             if previous is None:
                 os.environ.pop("DBT_EXCLUDE_RESOURCE_TYPES", None)
@@ -629,12 +701,14 @@ def score(
             con.execute(
                 "copy (select scores.customer_id, scores.stable_segment_id, "
                 "matches.segment_name, scores.squared_distance "
-                "from marts.segment_scores as scores left join marts.segment_matches as matches "
+                "from marts.segment_scores_touched as scores "
+                "left join marts.segment_matches as matches "
                 "on scores.stable_segment_id = matches.stable_segment_id "
                 f"order by scores.customer_id) to '{target}' (format parquet)"
             )
-            n = con.execute("select count(*) from marts.segment_scores").fetchone()[0]
+            n = con.execute("select count(*) from marts.segment_scores_touched").fetchone()[0]
         finally:
             con.close()
-    logger.info("scored %s customers against %s: %s", f"{n:,}", warehouse, out)
+    which = "changed customers" if changed_only else "customers"
+    logger.info("scored %s %s against %s: %s", f"{n:,}", which, warehouse, out)
     return out

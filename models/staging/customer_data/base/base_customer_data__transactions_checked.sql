@@ -1,3 +1,4 @@
+{{ config(materialized='incremental') }}
 {#- Every raw transaction row, typed, with the reason it cannot be staged (null when
     it can). Rules are applied in the order written; a row gets the first that fits.
     An exact repeat is quarantined as `duplicate` only when the duplicate rule says so
@@ -9,6 +10,9 @@ with
 
 source as (
     select * from {{ raw }}
+    {%- if is_incremental() %}
+        where _row_id > {{ customer_chunks.append_watermark('transactions') }}
+    {%- endif %}
 ),
 
 repeats as (

@@ -1,3 +1,4 @@
+{{ config(materialized='incremental') }}
 {#- Every raw web event, typed, with the reason it cannot be staged (null when it can). -#}
 {%- set raw = source('customer_data', 'web_events') -%}
 {%- set text_columns = customer_chunks.text_columns(raw) -%}
@@ -6,6 +7,9 @@ with
 
 source as (
     select * from {{ raw }}
+    {%- if is_incremental() %}
+        where _row_id > {{ customer_chunks.append_watermark('web_events') }}
+    {%- endif %}
 ),
 
 repeats as (
