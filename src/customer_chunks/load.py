@@ -850,7 +850,7 @@ def _load_all(db_path: Path, sources: dict[str, TableSource], append: bool = Fal
             logger.info(f"loaded {table}: {rows:,} rows from {src.label()}{extra} ({took:.1f} s)")
             for note in notes:
                 logger.info(f"  note: {note}")
-        if summary["customer_features"]["provided"]:
+        if summary.get("customer_features", {}).get("provided"):
             logger.info(f"note: {CUSTOMER_LEVEL_NOTE}")
         appending.write_watermarks(con, watermarks, previous)
         con.execute("checkpoint")
