@@ -58,76 +58,38 @@ touched_by_table as (
     {#- One scan of each staged table, each read directly rather than through an import
         CTE (DuckDB materialises a CTE read twice): a row above the watermark, or a
         staged event in a moved window (it enters or leaves "before the snapshot date";
-        a web event also enters or leaves the web window, web_window_days earlier). -#}
-    select customer_id
-    from {{ ref('base_customer_data__transactions_checked') }}
-    where
-        source_row_id > (
-            select watermarks.previous_max_row_id from watermarks
-            where watermarks.table_name = 'transactions'
-        )
-        or quarantine_reason is null and (
-            (
-                ordered_at >= {{ windows['current'][0] }}
-                and ordered_at < {{ windows['current'][1] }}
+        a web event also enters or leaves the web window, web_window_days earlier).
+        Customers have no event time: only their new rows count. -#}
+    {%- for table, time_column, moved in [
+        ('transactions', 'ordered_at', ['current', 'training']),
+        ('engagement_events', 'occurred_at', ['current', 'training']),
+        ('web_events', 'occurred_at', ['current', 'training', 'current_web', 'training_web']),
+        ('customers', none, []),
+    ] %}
+        {%- if not loop.first %}
+            union all
+        {%- endif %}
+        select customer_id
+        from {{ ref('base_customer_data__' ~ table ~ '_checked') }}
+        where
+            source_row_id > (
+                select watermarks.previous_max_row_id from watermarks
+                where watermarks.table_name = '{{ table }}'
             )
-            or (
-                ordered_at >= {{ windows['training'][0] }}
-                and ordered_at < {{ windows['training'][1] }}
-            )
-        )
-    union all
-    select customer_id
-    from {{ ref('base_customer_data__engagement_events_checked') }}
-    where
-        source_row_id > (
-            select watermarks.previous_max_row_id from watermarks
-            where watermarks.table_name = 'engagement_events'
-        )
-        or quarantine_reason is null and (
-            (
-                occurred_at >= {{ windows['current'][0] }}
-                and occurred_at < {{ windows['current'][1] }}
-            )
-            or (
-                occurred_at >= {{ windows['training'][0] }}
-                and occurred_at < {{ windows['training'][1] }}
-            )
-        )
-    union all
-    select customer_id
-    from {{ ref('base_customer_data__web_events_checked') }}
-    where
-        source_row_id > (
-            select watermarks.previous_max_row_id from watermarks
-            where watermarks.table_name = 'web_events'
-        )
-        or quarantine_reason is null and (
-            (
-                occurred_at >= {{ windows['current'][0] }}
-                and occurred_at < {{ windows['current'][1] }}
-            )
-            or (
-                occurred_at >= {{ windows['training'][0] }}
-                and occurred_at < {{ windows['training'][1] }}
-            )
-            or (
-                occurred_at >= {{ windows['current_web'][0] }}
-                and occurred_at < {{ windows['current_web'][1] }}
-            )
-            or (
-                occurred_at >= {{ windows['training_web'][0] }}
-                and occurred_at < {{ windows['training_web'][1] }}
-            )
-        )
-    union all
-    select customer_id
-    from {{ ref('base_customer_data__customers_checked') }}
-    where
-        source_row_id > (
-            select watermarks.previous_max_row_id from watermarks
-            where watermarks.table_name = 'customers'
-        )
+            {%- if moved %}
+                or quarantine_reason is null and (
+                    {%- for window in moved %}
+                        {%- if not loop.first %}
+                            or
+                        {%- endif %}
+                        (
+                            {{ time_column }} >= {{ windows[window][0] }}
+                            and {{ time_column }} < {{ windows[window][1] }}
+                        )
+                    {%- endfor %}
+                )
+            {%- endif %}
+    {%- endfor %}
 ),
 
 touched as (
