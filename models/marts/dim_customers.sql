@@ -81,8 +81,10 @@ final as (
         -- matching (segment_assignments, segment_matches); a run without fitted centres
         -- has no match rows, and there the stable id is the fit's id, so its name is too
         stable_segments.stable_segment_id as segment_id,
-        cast(coalesce(segment_names.segment_name, segments.segment_name) as {{ dbt.type_string() }})
-            as segment_name,
+        coalesce(
+            cast(segment_names.segment_name as {{ dbt.type_string() }}),
+            cast(segments.segment_name as {{ dbt.type_string() }})
+        ) as segment_name,
         cast(segments.kmeans_segment_id as integer) as kmeans_segment_id,
         cast(segments.hierarchical_segment_id as integer) as hierarchical_segment_id,
         cast(segments.dbscan_cluster_id as integer) as dbscan_cluster_id,
