@@ -63,15 +63,7 @@ parameters as (
 ),
 
 snapshots as (
-    select
-        'current' as snapshot_name,
-        as_of_date as snapshot_date
-    from parameters
-    union all
-    select
-        'training' as snapshot_name,
-        training_cutoff_date as snapshot_date
-    from parameters
+    {{ customer_chunks.snapshot_dates('parameters') }}
 ),
 
 order_times as (
