@@ -61,7 +61,10 @@ def record(
     first_row_id: int,
     rows: int,
 ) -> None:
-    """Add one batch's files to the ledger."""
+    """Add one batch's files to the ledger (none for a database table: it has no file to
+    hash, and ``run --append`` refuses ``postgres:`` sources)."""
+    if not hashes:
+        return
     con.executemany(
         "insert into raw.loaded_files values (?, ?, ?, ?, ?, ?, now())",
         [
