@@ -27,6 +27,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from customer_chunks.ml.exceptions import HighValueLabelError
 from customer_chunks.ml.sampling import DEFAULT_BATCH_SIZE, batches
+from customer_chunks.ml.settings import MAX_TRAIN_ROWS
 
 CV_COLUMNS = ["fold", "roc_auc", "pr_auc", "n_rows", "n_positive"]
 IMPORTANCE_COLUMNS = [
@@ -148,7 +149,7 @@ class HighValueModel(ClassifierMixin, BaseEstimator):
         random_state: int,
         max_depth: int | None = None,
         n_splits: int = 5,
-        max_train_rows: int = 200_000,
+        max_train_rows: int = MAX_TRAIN_ROWS,
         cv_max_rows: int = 50_000,
         min_samples_leaf: int = 10,
         max_samples: int = 10_000,
