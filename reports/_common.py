@@ -354,6 +354,55 @@ def fmt_int(value: Any) -> str:
     return "–" if value is None or pd.isna(value) else f"{int(value):,}"
 
 
+# A parameter value longer than this is a rule written in words: it goes in the note
+# under the validation table, not in its cell.
+SHORT_PARAMETER_CHARS = 24
+
+
+def split_parameters(text: Any) -> tuple[str, list[str], Any]:
+    """A ``model_validation.parameters`` JSON object, split for the report:
+
+    * ``short``: the values that fit a table cell, ``"k = 5; n init = 10; k range =
+      2–10"`` (names with spaces, so a narrow cell can wrap them; numbers to 3
+      significant digits, integers with thousands separators);
+    * ``rules``: the long values (the k rule, the init, the linkage, DBSCAN's eps and
+      min_samples rules) as ``"init: means of the Ward ..."``, for a note below it;
+    * ``seed``: ``random_state`` (the same for every algorithm: said once), or None.
+
+    Text that is not a JSON object is returned as ``short`` unchanged."""
+    import json
+
+    try:
+        value = json.loads(text) if isinstance(text, str) else {}
+    except ValueError:
+        return str(text), [], None
+    if not isinstance(value, dict):
+        return str(value), [], None
+    short, rules = [], []
+    seed = value.pop("random_state", None)
+    for key, item in value.items():
+        name, shown = key.replace("_", " "), _parameter_value(item)
+        if len(shown) > SHORT_PARAMETER_CHARS:
+            rules.append(f"{name}: {shown}")
+        else:
+            short.append(f"{name} = {shown}")
+    return "; ".join(short), rules, seed
+
+
+def _parameter_value(item: Any) -> str:
+    if isinstance(item, bool) or item is None:
+        return str(item).lower()
+    if isinstance(item, int):
+        return f"{item:,}"
+    if isinstance(item, float):
+        return f"{item:.3g}"
+    if isinstance(item, list) and len(item) == 2 and all(isinstance(v, int) for v in item):
+        return f"{item[0]}–{item[1]}"
+    if isinstance(item, list):
+        return ", ".join(_parameter_value(v) for v in item)
+    return str(item)
+
+
 def fmt_pct(value: Any, digits: int = 1) -> str:
     return "–" if value is None or pd.isna(value) else f"{100 * float(value):.{digits}f}%"
 

@@ -7,7 +7,9 @@ docs) and the seeds' column_types. These tests fail when a copy drifts from it:
 * the fake warehouse of the report tests against the declarations it is built from;
 * the exposures against the tables they name (``bi_extracts`` names none: the export
   takes the whole marts schema);
-* the report's table and column lists against the marts.
+* the report's table and column lists against the marts;
+* the settings classes of the ML fits against dbt_project.yml's vars (a var's default
+  lives there only; a setting that is not a var has its default in the class).
 
 They read YAML and SQL text and run the ML pipeline on a few hundred customers: no dbt.
 """
@@ -37,45 +39,43 @@ from fixtures.mart_contracts import (
 
 from customer_chunks.contract import CONTRACT
 from customer_chunks.ml.features import FEATURE_COLUMNS
+from customer_chunks.ml.high_value import HighValueModel
 from customer_chunks.ml.lifecycle import run_segmentation_over_time
 from customer_chunks.ml.pipeline import run_high_value
-from customer_chunks.ml.settings import SegmentationSettings
+from customer_chunks.ml.settings import HighValueSettings, SegmentationSettings, var_fields
 from customer_chunks.ml_tables import pack
 
 ML_DIR = ROOT / "python_models" / "ml"
 # The package function behind each run model (python_models/ml/*_run.py).
 RUNS = {"ml_segmentation_run": run_segmentation_over_time, "ml_high_value_run": run_high_value}
+# The settings object each run model builds from its config (fields named as the vars).
+SETTINGS = {"ml_segmentation_run": SegmentationSettings, "ml_high_value_run": HighValueSettings}
 _ML_OUTPUT = re.compile(r"""ml_output\(\s*ref\(\s*'(\w+)'\s*\)\s*,\s*'(\w+)'\s*\)""")
 # The package argument each dbt var reaches through the run models' config, besides the
-# segmentation fit's vars (SegmentationSettings, whose fields are named as the vars).
-VAR_ARGUMENTS = {
-    "segment_match_max_distance": "max_distance",
-    "refit": "refit",
-    "high_value_top_share": "top_share",
-    "high_value_trees": "n_estimators",
-    "random_state": "random_state",
-}
-FAST = {"ml_sample_size": 300, "ml_bootstrap_resamples": 2, "n_estimators": 10}
+# vars of the settings objects (SETTINGS).
+VAR_ARGUMENTS = {"segment_match_max_distance": "max_distance", "refit": "refit"}
+FAST = {"ml_sample_size": 300, "ml_bootstrap_resamples": 2, "high_value_trees": 10}
 
 
-def _run(function, *frames: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Call a pipeline function as its run model does: the dbt vars' values from
-    dbt_project.yml (their home), made small and quiet for a test."""
+def _project_vars() -> dict:
     with (ROOT / "dbt_project.yml").open(encoding="utf-8") as handle:
-        variables = yaml.safe_load(handle)["vars"]
+        return yaml.safe_load(handle)["vars"]
+
+
+def _run(run: str, *frames: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Call a run model's pipeline function as the model does: the dbt vars' values from
+    dbt_project.yml (their home), made small and quiet for a test."""
+    function, variables = RUNS[run], _project_vars()
     accepted = inspect.signature(function).parameters
     arguments = {
         argument: variables[var]
         for var, argument in VAR_ARGUMENTS.items()
         if var in variables and argument in accepted
     }
-    arguments.update({key: value for key, value in FAST.items() if key in accepted})
-    settings = ()
-    if "settings" in accepted:
-        fit = SegmentationSettings.from_vars(variables)
-        fields = {field.name for field in dataclasses.fields(fit)}
-        settings = (dataclasses.replace(fit, **{k: v for k, v in FAST.items() if k in fields}),)
-    return function(*frames, *settings, **arguments, log=lambda _: None)
+    fit = SETTINGS[run].from_vars(variables)
+    fields = {field.name for field in dataclasses.fields(fit)}
+    settings = dataclasses.replace(fit, **{k: v for k, v in FAST.items() if k in fields})
+    return function(*frames, settings, **arguments, log=lambda _: None)
 
 
 def _customers(n: int, seed: int) -> pd.DataFrame:
@@ -116,9 +116,9 @@ def outputs() -> dict[str, dict[str, pd.DataFrame]]:
     scoring = _customers(200, seed=1).drop(columns=["horizon_spend"])
     return {
         "ml_segmentation_run": _run(
-            run_segmentation_over_time, features.drop(columns=["horizon_spend"])
+            "ml_segmentation_run", features.drop(columns=["horizon_spend"])
         ),
-        "ml_high_value_run": _run(run_high_value, features, scoring),
+        "ml_high_value_run": _run("ml_high_value_run", features, scoring),
     }
 
 
@@ -129,16 +129,57 @@ def fallback_outputs() -> dict[str, dict[str, pd.DataFrame]]:
     nobody_buys = features.assign(horizon_spend=0.0)
     return {
         "ml_segmentation_run": _run(
-            run_segmentation_over_time, features.head(1).drop(columns=["horizon_spend"])
+            "ml_segmentation_run", features.head(1).drop(columns=["horizon_spend"])
         ),
         "ml_high_value_run": _run(
-            run_high_value, nobody_buys, features.drop(columns=["horizon_spend"])
+            "ml_high_value_run", nobody_buys, features.drop(columns=["horizon_spend"])
         ),
     }
 
 
 def test_every_run_model_is_covered() -> None:
     assert {path.stem for path in ML_DIR.glob("*_run.py")} == set(RUNS)
+
+
+def test_every_run_model_has_settings_and_the_fast_overrides_are_fields() -> None:
+    assert set(SETTINGS) == set(RUNS)
+    fields = {field.name for cls in SETTINGS.values() for field in dataclasses.fields(cls)}
+    assert sorted(set(FAST) - fields) == []
+
+
+@pytest.mark.parametrize("run", sorted(SETTINGS))
+def test_settings_defaults_have_one_home(run: str) -> None:
+    """A settings field without a default is a dbt var: it must be declared in
+    dbt_project.yml (its default's one home), set from var() in the run model's config
+    and read by the run model; a field with a default is not a var (else its default
+    would live in two places, here and in dbt_project.yml)."""
+    cls, variables = SETTINGS[run], _project_vars()
+    names = var_fields(cls)
+    defaulted = [f.name for f in dataclasses.fields(cls) if f.name not in names]
+    assert sorted(set(names) - set(variables)) == [], "var fields not in dbt_project.yml"
+    assert sorted(set(defaulted) & set(variables)) == [], "a var with a default here too"
+    models = yaml.safe_load((ML_DIR / "_ml__models.yml").read_text(encoding="utf-8"))
+    config = next(m for m in models["models"] if m["name"] == run)["config"]
+    source = (ML_DIR / f"{run}.py").read_text(encoding="utf-8")
+    for name in names:
+        assert re.search(rf"var\('{name}'\)", str(config.get(name))), f"{run} config {name}"
+        assert f'dbt.config.get("{name}")' in source, f"{run}.py does not read {name}"
+    assert cls.from_vars(variables) == cls(**{name: variables[name] for name in names})
+
+
+def test_high_value_settings_defaults_are_the_models_defaults() -> None:
+    """HighValueModel (an estimator: its own keyword defaults) and HighValueSettings name
+    the same tunables; their defaults must agree, or the pipeline and a direct use of the
+    model would differ without anyone choosing it."""
+    model = {
+        name: parameter.default
+        for name, parameter in inspect.signature(HighValueModel).parameters.items()
+        if parameter.default is not inspect.Parameter.empty
+    }
+    settings = {f.name: f.default for f in dataclasses.fields(HighValueSettings)}
+    shared = sorted(set(model) & set(settings))
+    assert shared == ["cv_max_rows", "max_depth", "max_train_rows", "n_splits"]
+    assert {k: model[k] for k in shared} == {k: settings[k] for k in shared}
 
 
 def test_every_ml_output_is_read_by_a_mart_and_every_read_is_an_output(outputs) -> None:

@@ -333,3 +333,30 @@ def test_quarto_on_path_is_used_in_one_branch(tmp_path: Path, monkeypatch) -> No
     assert "--to html" in html_call and "embed-resources:true" in html_call
     assert "--to typst" in pdf_call
     assert f'-P warehouse:"{Path("w.duckdb").resolve()}"' in html_call
+
+
+def _report_common():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "reports" / "_common.py"
+    spec = importlib.util.spec_from_file_location("report_common", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_validation_parameters_split_into_short_cell_text_and_rules() -> None:
+    """The validation table's Parameters cell holds the short values only; the rules
+    written in words (which wrapped over many lines in the PDF) go to a note, and the
+    seed is said once."""
+    split = _report_common().split_parameters
+    short, rules, seed = split(
+        '{"eps": 0.456789, "eps_rule": "knee of the sorted k-distance curve (k = min_samples)",'
+        ' "fit_sample_size": 20000, "k_range": [2, 10], "random_state": 0, "skipped": false}'
+    )
+    assert short == "eps = 0.457; fit sample size = 20,000; k range = 2–10; skipped = false"
+    assert rules == ["eps rule: knee of the sorted k-distance curve (k = min_samples)"]
+    assert seed == 0
+    assert split("not json") == ("not json", [], None)
+    assert split(None) == ("", [], None)
+    assert split("[1, 2]") == ("[1, 2]", [], None)

@@ -28,14 +28,34 @@ class _Formatter(logging.Formatter):
         return super().format(record)
 
 
+class _StdoutHandler(logging.StreamHandler):
+    """Writes to ``sys.stdout`` as it is when a record is emitted, not as it was when
+    the handler was made (like logging's own last-resort handler with ``sys.stderr``):
+    pytest, notebooks and other callers swap standard output and close the old one, and
+    a handler holding the closed stream printed "--- Logging error --- ... I/O
+    operation on closed file" for every later record."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stdout)
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass  # always the current sys.stdout
+
+
 def configure(level: int = logging.INFO, stream=None) -> logging.Handler:
-    """Send the package's log records to ``stream`` (default: standard output) in the
-    one format. Idempotent: a second call replaces the handler it added before."""
+    """Send the package's log records to ``stream`` (default: standard output, the one
+    current when each record is written) in the one format. Idempotent: a second call
+    replaces the handler it added before."""
     logger = logging.getLogger(ROOT)
     for handler in list(logger.handlers):
         if getattr(handler, "_customer_chunks", False):
             logger.removeHandler(handler)
-    handler = logging.StreamHandler(stream if stream is not None else sys.stdout)
+    handler = logging.StreamHandler(stream) if stream is not None else _StdoutHandler()
     handler.setFormatter(_Formatter(FORMAT, DATEFMT))
     handler._customer_chunks = True  # type: ignore[attr-defined]
     logger.addHandler(handler)

@@ -17,10 +17,11 @@ path's own functions, not copies of their steps:
 
 So with the same fit rows the scores equal ``run_segmentation``'s and
 ``run_high_value``'s for every customer (``tests/ml/test_engines_spark_score.py``).
-Fitted on a driver sample (at most ``--fit-rows`` current customers and
-``MAX_TRAIN_ROWS`` training customers) they equal what the DuckDB path gives with that
-sample. Not offered on Spark: the Ward and DBSCAN labels for every customer, segment
-names, stable segment ids across runs, CLV.
+Fitted on a driver sample (at most ``--fit-rows`` current customers and the
+:class:`~customer_chunks.ml.settings.HighValueSettings`' ``max_train_rows`` training
+customers) they equal what the DuckDB path gives with that sample. Not offered on Spark:
+the Ward and DBSCAN labels for every customer, segment names, stable segment ids across
+runs, CLV.
 
 Run it with spark-submit on the cluster that holds the dbt-built tables, or locally in
 the session the dbt ``spark`` profile describes::
@@ -38,7 +39,7 @@ import argparse
 import logging
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -48,17 +49,16 @@ from customer_chunks.ml.features import FEATURE_COLUMNS, FeaturePreprocessor, co
 from customer_chunks.ml.kmeans import FIT_SAMPLE_SIZE
 from customer_chunks.ml.pca import SCORE_COLUMNS, fit_pca, pca_scores
 from customer_chunks.ml.pipeline import (
-    MAX_TRAIN_ROWS,
     HighValueScorer,
     fit_high_value,
     fit_kmeans_segmentation,
 )
+from customer_chunks.ml.settings import HighValueSettings
 
 logger = logging.getLogger(__name__)
 
 FEATURES_TABLE = "intermediate.int_customer_features_by_snapshot"
 TRAINING_TABLE = "intermediate.int_customers_high_value_training"
-SPEND_COLUMN = "horizon_spend"
 OUTPUT_TABLE = "ml.spark_customer_scores"
 # name -> Spark type of each output column; the one home of the output's shape
 OUTPUT_COLUMNS = {
@@ -198,12 +198,12 @@ def score(
     force_k: int | None,
     sample_size: int,
     fit_rows: int,
-    high_value_top_share: float,
-    high_value_trees: int,
     random_state: int,
+    high_value: HighValueSettings,
 ) -> int:
     """Fit on driver samples (at most ``fit_rows`` current customers for the segments and
-    PCA, :data:`MAX_TRAIN_ROWS` training customers for the high-value model), score every
+    PCA, ``high_value.max_train_rows`` training customers for the high-value model, fitted
+    with the ``high_value`` settings), score every
     current customer of ``features_table`` in the executors and write ``output_table``.
     Returns the number of customers scored. Driver memory O(fit_rows * p); executors
     O(batch)."""
@@ -219,24 +219,19 @@ def score(
         sample_size=sample_size,
         random_state=random_state,
     )
-    training = model_input(spark.table(training_table), extra=(SPEND_COLUMN,))
-    training_sample, n_training = driver_sample(training, MAX_TRAIN_ROWS, random_state)
-    logger.info("high value: fitting on %d of %d customers", len(training_sample), n_training)
-    high_value, frames = fit_high_value(
-        training_sample,
-        top_share=high_value_top_share,
-        n_estimators=high_value_trees,
-        random_state=random_state,
-        spend_column=SPEND_COLUMN,
-        log=logger.info,
+    training = model_input(spark.table(training_table), extra=(high_value.spend_column,))
+    training_sample, n_training = driver_sample(
+        training, high_value.max_train_rows, high_value.random_state
     )
+    logger.info("high value: fitting on %d of %d customers", len(training_sample), n_training)
+    scorer, frames = fit_high_value(training_sample, high_value, log=logger.info)
     holdout = frames["metrics"].loc[frames["metrics"]["fold"] == "holdout", "roc_auc"]
     if len(holdout):
         logger.info("high value: hold-out ROC AUC %.3f", holdout.iloc[0])
     database = output_table.rpartition(".")[0]
     if database:
         spark.sql(f"create database if not exists {database}")
-    scored = assign_in_spark(features, CustomerScorer(segmenter, high_value))
+    scored = assign_in_spark(features, CustomerScorer(segmenter, scorer))
     scored.write.mode("overwrite").saveAsTable(output_table)
     return n
 
@@ -328,9 +323,10 @@ def main(argv: list[str] | None = None) -> int:
             force_k=args.k,
             sample_size=args.sample_size,
             fit_rows=args.fit_rows,
-            high_value_top_share=defaults["high_value_top_share"],
-            high_value_trees=defaults["high_value_trees"],
             random_state=args.random_state,
+            high_value=replace(
+                HighValueSettings.from_vars(defaults), random_state=args.random_state
+            ),
         )
     except AnalysisException as error:
         first = str(error).strip().splitlines()[0][:300]

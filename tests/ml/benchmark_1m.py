@@ -40,9 +40,7 @@ def main(n_customers: int) -> None:
         columns=["horizon_spend", "true_group"]
     )
     started = time.perf_counter()
-    high_value = run_high_value(
-        table.drop(columns=["true_group"]), scoring, **high_value_settings()
-    )
+    high_value = run_high_value(table.drop(columns=["true_group"]), scoring, high_value_settings())
     high_value_seconds = time.perf_counter() - started
     print(f"run_high_value: {high_value_seconds:.1f} s, peak RSS {peak_rss_gib():.2f} GiB")
     print(high_value["metrics"][["fold", "roc_auc", "pr_auc", "n_rows"]].to_string())

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from customer_chunks.ml.settings import SegmentationSettings
+from customer_chunks.ml.settings import HighValueSettings, SegmentationSettings
 
 # Four groups, far apart in the non-logged features and ordered by monetary:
 # group g has monetary around 1000 * (4 - g), so segment id g + 1 after ordering.
@@ -70,13 +70,7 @@ def segmentation_settings(**overrides) -> SegmentationSettings:
     return dataclasses.replace(SegmentationSettings.from_vars(project_vars()), **overrides)
 
 
-def high_value_settings(**overrides) -> dict:
-    """Keyword arguments of ``run_high_value`` from the project vars, then ``overrides``."""
-    v = project_vars()
-    settings = {
-        "top_share": v["high_value_top_share"],
-        "n_estimators": v["high_value_trees"],
-        "random_state": v["random_state"],
-    }
-    settings.update(overrides)
-    return settings
+def high_value_settings(**overrides) -> HighValueSettings:
+    """The settings of ``run_high_value`` from the project vars, then ``overrides``
+    (keyed by field, e.g. ``high_value_trees=20``)."""
+    return dataclasses.replace(HighValueSettings.from_vars(project_vars()), **overrides)

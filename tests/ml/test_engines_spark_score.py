@@ -86,8 +86,8 @@ def test_spark_scores_equal_the_python_path_for_the_same_fit(spark):
     )
     quiet = {"log": lambda _message: None}
     expected = run_segmentation(current, settings, **quiet)["customer_segments"]
-    hv = high_value_settings(n_estimators=TREES, random_state=SEED)
-    expected_hv = run_high_value(training, current, **hv, **quiet)["scores"]
+    hv = high_value_settings(high_value_trees=TREES, random_state=SEED)
+    expected_hv = run_high_value(training, current, hv, **quiet)["scores"]
 
     segmenter = fit_segmenter(
         current,
@@ -98,7 +98,7 @@ def test_spark_scores_equal_the_python_path_for_the_same_fit(spark):
         sample_size=20_000,
         random_state=SEED,
     )
-    high_value, _ = fit_high_value(training, **hv, **quiet)
+    high_value, _ = fit_high_value(training, hv, **quiet)
     # several partitions, so the broadcast model is used by more than one task
     frame = model_input(spark.createDataFrame(current)).repartition(3)
     scored = assign_in_spark(frame, CustomerScorer(segmenter, high_value)).toPandas()
@@ -179,9 +179,10 @@ def test_spark_score_reads_the_feature_tables_and_writes_every_current_customer(
         force_k=3,
         sample_size=300,
         fit_rows=300,
-        high_value_top_share=0.2,
-        high_value_trees=TREES,
         random_state=SEED,
+        high_value=high_value_settings(
+            high_value_top_share=0.2, high_value_trees=TREES, random_state=SEED
+        ),
     )
     written = spark.table("ml.scores_for_test").toPandas()
     assert n == len(current) == len(written)

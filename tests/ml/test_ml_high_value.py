@@ -1,7 +1,12 @@
 from __future__ import annotations
 
+import sys
+import threading
+import warnings
+
 import numpy as np
 import pytest
+from sklearn.utils import parallel
 
 from customer_chunks.ml.exceptions import HighValueLabelError
 from customer_chunks.ml.high_value import (
@@ -62,6 +67,55 @@ def test_predict_proba_in_batches_matches_forest() -> None:
     model.model_.set_params(n_jobs=1)
     np.testing.assert_array_equal(probability, model.model_.predict_proba(X))
     assert model.classes_.tolist() == [False, True]
+
+
+def test_predict_proba_over_threads_matches_the_forest_to_the_last_bit() -> None:
+    X, y = signal_data(2500)
+    model = small_model(n_jobs=2).fit(X, y)  # two blocks of 1,250 rows, one per thread
+    probability = model.predict_proba(X)
+    model.model_.set_params(n_jobs=1)
+    np.testing.assert_array_equal(probability, model.model_.predict_proba(X))
+
+
+def test_no_scikit_learn_parallel_runs_inside_our_threads(monkeypatch) -> None:
+    """scikit-learn's Parallel resets the process-wide warning filters in every call,
+    which is not thread-safe before Python 3.14: called from several threads at once it
+    emptied warnings.filters, and a 2M-customer run then printed "`sklearn.utils.
+    parallel.delayed` should be used with `sklearn.utils.parallel.Parallel`" 812 times.
+    Prediction and permutation importances spread rows and features over threads; none
+    of those threads may call it (only the main thread does)."""
+    X, y = signal_data(3000)
+    model = small_model(n_jobs=2).fit(X, y)
+    on_main_thread = []
+    call = parallel.Parallel.__call__
+
+    def recorded(self, iterable):
+        on_main_thread.append(threading.current_thread() is threading.main_thread())
+        return call(self, iterable)
+
+    monkeypatch.setattr(parallel.Parallel, "__call__", recorded)
+    model.predict_proba(X)  # three blocks of rows over two threads
+    model.permutation_importances(X, y, n_repeats=2)  # features over threads
+    assert on_main_thread and all(on_main_thread), on_main_thread
+
+
+def test_threaded_scoring_leaves_the_warning_filters_alone(recwarn) -> None:
+    """The symptom, made likely: with a tiny thread switch interval, threads that call
+    scikit-learn's Parallel interleave inside its filter reset; before the fix this
+    lost or reordered warnings.filters (and then warned)."""
+    X, y = signal_data(20_000)
+    model = small_model(n_jobs=4, batch_size=1_000).fit(X, y)
+    before = list(warnings.filters)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for _ in range(3):
+            model.predict_proba(X)
+        after = list(warnings.filters)
+    finally:
+        sys.setswitchinterval(interval)
+    assert after == before
+    assert not [w for w in recwarn if "sklearn.utils.parallel" in str(w.message)]
 
 
 def test_single_class_raises_documented_error() -> None:

@@ -220,7 +220,7 @@ def high_value_tables(n: int = 1500) -> tuple[pd.DataFrame, pd.DataFrame]:
 def test_high_value_model_end_to_end(recorder) -> None:
     training, scoring = high_value_tables()
     outputs = run_high_value(
-        training, scoring, log=recorder, **high_value_settings(n_estimators=40)
+        training, scoring, high_value_settings(high_value_trees=40), log=recorder
     )
     scores = outputs["scores"]
     assert list(scores.columns) == SCORE_OUTPUT_COLUMNS
@@ -240,13 +240,13 @@ def test_high_value_model_end_to_end(recorder) -> None:
 
 def test_high_value_is_independent_of_row_order() -> None:
     training, scoring = high_value_tables(600)
-    fast = high_value_settings(n_estimators=20)
-    first = run_high_value(training, scoring, log=lambda _: None, **fast)
+    fast = high_value_settings(high_value_trees=20)
+    first = run_high_value(training, scoring, fast, log=lambda _: None)
     second = run_high_value(
         training.sample(frac=1.0, random_state=4),
         scoring.sample(frac=1.0, random_state=5),
+        fast,
         log=lambda _: None,
-        **fast,
     )
     for key in ("scores", "metrics", "feature_importances"):
         pd.testing.assert_frame_equal(first[key], second[key], check_exact=True, obj=key)
@@ -255,7 +255,7 @@ def test_high_value_is_independent_of_row_order() -> None:
 def test_no_purchase_in_horizon_gives_null_scores(recorder) -> None:
     training, scoring = high_value_tables(200)
     training["horizon_spend"] = 0.0
-    outputs = run_high_value(training, scoring, log=recorder, **high_value_settings())
+    outputs = run_high_value(training, scoring, high_value_settings(), log=recorder)
     scores = outputs["scores"]
     assert len(scores) == len(scoring)
     assert scores["high_value_probability"].isna().all()
@@ -273,7 +273,7 @@ def test_few_buyers_lower_the_folds(recorder) -> None:
     training["horizon_spend"] = 0.0
     training.loc[training.index[:3], "horizon_spend"] = [10.0, 20.0, 30.0]
     outputs = run_high_value(
-        training, scoring, log=recorder, **high_value_settings(n_estimators=20)
+        training, scoring, high_value_settings(high_value_trees=20), log=recorder
     )
     metrics = outputs["metrics"]
     assert metrics["fold"].tolist() == ["1", "2", "3", "mean", "std", "holdout"]
@@ -285,6 +285,6 @@ def test_one_training_buyer_falls_back(recorder) -> None:
     training, scoring = high_value_tables(50)
     training["horizon_spend"] = 0.0
     training.loc[training.index[0], "horizon_spend"] = 5.0
-    outputs = run_high_value(training, scoring, log=recorder, **high_value_settings())
+    outputs = run_high_value(training, scoring, high_value_settings(), log=recorder)
     assert outputs["scores"]["high_value_probability"].isna().all()
     assert "need at least 2" in outputs["metrics"]["note"].item()

@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from customer_chunks.ml.settings import SegmentationSettings, optional, required
+from customer_chunks.ml.settings import (
+    HighValueSettings,
+    SegmentationSettings,
+    optional,
+    required,
+    var_fields,
+)
 
 from ml_helpers import project_vars
 
@@ -39,7 +45,8 @@ def test_every_config_key_is_a_var_and_read_literally(name) -> None:
     # no default is written in the model: every value goes through required/optional
     calls = [n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Call)]
     names = {c.func.id for c in calls if isinstance(c.func, ast.Name)}
-    assert "config_value" not in names and {"required"} <= names
+    names |= {c.func.attr for c in calls if isinstance(c.func, ast.Attribute)}
+    assert "config_value" not in names and {"required", "from_config"} & names
 
 
 def test_var_comments_say_what_each_ml_var_does() -> None:
@@ -81,3 +88,25 @@ def test_segmentation_settings_are_vars_parsed_by_their_field_types() -> None:
         SegmentationSettings.from_config({**texts, "k_min": None})
     with pytest.raises(ValueError, match="'k_mni' is not a field of SegmentationSettings"):
         SegmentationSettings.from_config({**texts, "k_mni": "3"})
+
+
+def test_high_value_settings_parse_their_vars_and_keep_their_own_defaults() -> None:
+    """HighValueSettings: the var fields parsed from the run model's config texts, the
+    other fields at the class's defaults; a missing var or a key that is not a var field
+    is an error naming it."""
+    variables = project_vars()
+    assert var_fields(HighValueSettings) == [
+        "high_value_top_share",
+        "high_value_trees",
+        "random_state",
+    ]
+    texts = {key: json.dumps(variables[key]) for key in var_fields(HighValueSettings)}
+    parsed = HighValueSettings.from_config(texts)
+    assert parsed == HighValueSettings.from_vars(variables)
+    assert parsed.high_value_trees == variables["high_value_trees"]
+    assert (parsed.n_splits, parsed.spend_column) == (5, "horizon_spend")
+    assert HighValueSettings.from_config({**texts, "high_value_trees": "7"}).high_value_trees == 7
+    with pytest.raises(ValueError, match="'high_value_trees' is not set"):
+        HighValueSettings.from_config({**texts, "high_value_trees": None})
+    with pytest.raises(ValueError, match="'n_splits' is not a field of HighValueSettings"):
+        HighValueSettings.from_config({**texts, "n_splits": "3"})

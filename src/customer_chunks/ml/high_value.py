@@ -27,6 +27,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from customer_chunks.ml.exceptions import HighValueLabelError
 from customer_chunks.ml.sampling import DEFAULT_BATCH_SIZE, batches
+from customer_chunks.ml.settings import MAX_TRAIN_ROWS
 
 CV_COLUMNS = ["fold", "roc_auc", "pr_auc", "n_rows", "n_positive"]
 IMPORTANCE_COLUMNS = [
@@ -60,6 +61,30 @@ def make_high_value_labels(horizon_spend: Sequence[float], top_share: float = 0.
     return (spend >= threshold) & (spend > 0)
 
 
+def _summed_tree_proba(forest: RandomForestClassifier, X: np.ndarray) -> np.ndarray:
+    """``forest.predict_proba(X)`` as scikit-learn computes it with ``n_jobs=1`` (each
+    tree's probabilities added in tree order, then divided by the number of trees), the
+    same to the last bit, but without scikit-learn's ``Parallel``.
+
+    That ``Parallel`` wraps every call in ``warnings.catch_warnings()`` and resets the
+    process-wide warning filters, which is not thread-safe before Python 3.14: called
+    from several threads at once (ours, or permutation importance's) it can leave
+    ``warnings.filters`` empty, after which every later call prints
+    "`sklearn.utils.parallel.delayed` should be used with
+    `sklearn.utils.parallel.Parallel`" (812 times in a 2M-customer run). So the threads
+    here call this instead. O(n * trees * depth)."""
+    if X.shape[1] != forest.n_features_in_:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but the forest was fitted on {forest.n_features_in_}"
+        )
+    rows = np.ascontiguousarray(X, dtype=np.float32)  # the trees' dtype, as sklearn casts
+    total = np.zeros((rows.shape[0], forest.n_classes_), dtype=np.float64)
+    for tree in forest.estimators_:
+        total += tree.predict_proba(rows, check_input=False)
+    total /= len(forest.estimators_)
+    return total
+
+
 def forest_predict_proba(
     forest: RandomForestClassifier,
     X: np.ndarray,
@@ -71,8 +96,9 @@ def forest_predict_proba(
     scikit-learn's parallel ``predict_proba`` adds the trees' votes in the order the
     threads finish, so the last bits of a probability can change from run to run. Here
     threads work on separate blocks of rows and each block sums its trees in tree
-    order, so the result does not depend on scheduling, block size or ``n_jobs``.
-    O(n * trees * depth) time, O(batch_size) extra memory per thread.
+    order (:func:`_summed_tree_proba`, which also keeps scikit-learn's ``Parallel`` out
+    of the threads), so the result does not depend on scheduling, block size or
+    ``n_jobs``. O(n * trees * depth) time, O(batch_size) extra memory per thread.
     """
     forest.set_params(n_jobs=1)
     n = X.shape[0]
@@ -82,9 +108,9 @@ def forest_predict_proba(
     size = int(min(batch_size, max(1_000, -(-n // workers))))
     parts = list(batches(n, size))
     if len(parts) <= 1:
-        return forest.predict_proba(X)
+        return _summed_tree_proba(forest, X)
     blocks = Parallel(n_jobs=workers, prefer="threads")(
-        delayed(forest.predict_proba)(X[part]) for part in parts
+        delayed(_summed_tree_proba)(forest, X[part]) for part in parts
     )
     return np.concatenate(blocks, axis=0)
 
@@ -148,7 +174,7 @@ class HighValueModel(ClassifierMixin, BaseEstimator):
         random_state: int,
         max_depth: int | None = None,
         n_splits: int = 5,
-        max_train_rows: int = 200_000,
+        max_train_rows: int = MAX_TRAIN_ROWS,
         cv_max_rows: int = 50_000,
         min_samples_leaf: int = 10,
         max_samples: int = 10_000,
@@ -299,14 +325,20 @@ class HighValueModel(ClassifierMixin, BaseEstimator):
             raise HighValueLabelError("cannot compute importances: held-out rows have one class")
         rows = stratified_subsample(y, int(self.importance_rows), self.random_state)
         # the forest predicts on one thread (deterministic sums); features are spread
-        # over threads instead, each with the same seed, so results do not depend on it
+        # over threads instead, each with the same seed, so results do not depend on it.
+        # The score is the "roc_auc" scorer's, on _summed_tree_proba: the threads must
+        # not call scikit-learn's Parallel (forest.predict_proba would), see there.
         self.model_.set_params(n_jobs=1)
+
+        def roc_auc(forest: RandomForestClassifier, X: np.ndarray, y: np.ndarray) -> float:
+            return float(roc_auc_score(y, _summed_tree_proba(forest, X)[:, 1]))
+
         with parallel_config(backend="threading"):
             result = permutation_importance(
                 self.model_,
                 X[rows],
                 y[rows],
-                scoring="roc_auc",
+                scoring=roc_auc,
                 n_repeats=n_repeats,
                 random_state=self.random_state,
                 n_jobs=self.n_jobs,

@@ -56,7 +56,7 @@ from customer_chunks.ml.pca import (
 )
 from customer_chunks.ml.progress import PREFIX, note, step
 from customer_chunks.ml.segments import PROFILE_COLUMNS, order_segments, profile_segments
-from customer_chunks.ml.settings import SegmentationSettings
+from customer_chunks.ml.settings import HighValueSettings, SegmentationSettings
 from customer_chunks.ml.validation import (
     SILHOUETTE_SAMPLE_SIZE,
     bootstrap_stability,
@@ -106,7 +106,6 @@ MIN_CUSTOMERS_FOR_DBSCAN = 10
 # (customer_chunks.ml_tables.with_extra_features sets it).
 EXTRA_FEATURES_ATTR = "extra_features"
 MAX_HOLDOUT_ROWS = 50_000
-MAX_TRAIN_ROWS = 200_000  # the high-value forest fits on at most this many customers
 
 
 def _sorted_customers(frame: pd.DataFrame, role: str) -> pd.DataFrame:
@@ -616,32 +615,25 @@ def _top_share_threshold(probability: np.ndarray, n_top: int) -> float:
 def run_high_value(
     training: pd.DataFrame,
     scoring: pd.DataFrame,
+    settings: HighValueSettings,
     *,
-    top_share: float,
-    n_estimators: int,
-    random_state: int,
-    spend_column: str = "horizon_spend",
-    max_depth: int | None = None,
-    n_splits: int = 5,
-    max_train_rows: int = MAX_TRAIN_ROWS,
-    cv_max_rows: int = 50_000,
-    holdout_share: float = 0.2,
-    n_repeats: int = 5,
     log: Log = print,
 ) -> dict[str, pd.DataFrame]:
     """Train the high-value model on a past cut-off and score customers as of today.
 
-    Takes ``training`` (customer_id, features as of the cut-off, and ``spend_column``:
-    spend in the horizon after it), ``scoring``, and the settings that are dbt vars
-    (``top_share``, ``n_estimators``, ``random_state``: required, their defaults live
-    in dbt_project.yml). Every feature in ``FEATURE_COLUMNS`` is offered to the forest
-    (trees need no feature design); ``scoring`` is (customer_id, features as of the
-    scoring date). Labels: :func:`make_high_value_labels` with ``top_share``.
+    Takes ``training`` (customer_id, features as of the cut-off, and the settings'
+    ``spend_column``: spend in the horizon after it), ``scoring`` and the
+    :class:`~customer_chunks.ml.settings.HighValueSettings` (its dbt vars
+    ``high_value_top_share``, ``high_value_trees``, ``random_state`` have their
+    defaults in dbt_project.yml; the other fields' defaults live in the class). Every
+    feature in ``FEATURE_COLUMNS`` is offered to the forest (trees need no feature
+    design); ``scoring`` is (customer_id, features as of the scoring date). Labels:
+    :func:`make_high_value_labels` with ``high_value_top_share``.
 
-    Steps: stratified k-fold cross-validation on the training customers (ROC AUC, PR
-    AUC); a stratified hold-out (``holdout_share``, at most 50,000 customers) is set
-    aside, the forest is fitted on the rest, evaluated on the hold-out, permutation
-    importances are computed there, and the probability threshold for
+    Steps: stratified k-fold cross-validation (``n_splits`` folds) on the training
+    customers (ROC AUC, PR AUC); a stratified hold-out (``holdout_share``, at most 50,000
+    customers) is set aside, the forest is fitted on the rest, evaluated on the hold-out,
+    permutation importances are computed there, and the probability threshold for
     ``is_predicted_high_value`` is the one that flags as many hold-out customers as there
     are high-value ones (so the predicted share matches the label share); then every
     scoring customer is scored in batches.
@@ -665,20 +657,7 @@ def run_high_value(
     score = _sorted_customers(scoring, "scoring")
     n_training = len(training)
     log(f"{PREFIX} high-value model: {n_training:,} training and {len(score):,} scoring customers")
-    scorer, frames = fit_high_value(
-        training,
-        top_share=top_share,
-        n_estimators=n_estimators,
-        random_state=random_state,
-        spend_column=spend_column,
-        max_depth=max_depth,
-        n_splits=n_splits,
-        max_train_rows=max_train_rows,
-        cv_max_rows=cv_max_rows,
-        holdout_share=holdout_share,
-        n_repeats=n_repeats,
-        log=log,
-    )
+    scorer, frames = fit_high_value(training, settings, log=log)
     with step("high-value scoring", len(score), log):
         scores = scorer.score(score)
     log(f"{PREFIX} high-value model done in {time.perf_counter() - started:.1f} s")
@@ -719,25 +698,21 @@ class HighValueScorer:
 
 def fit_high_value(
     training: pd.DataFrame,
+    settings: HighValueSettings,
     *,
-    top_share: float,
-    n_estimators: int,
-    random_state: int,
-    spend_column: str = "horizon_spend",
-    max_depth: int | None = None,
-    n_splits: int = 5,
-    max_train_rows: int = MAX_TRAIN_ROWS,
-    cv_max_rows: int = 50_000,
-    holdout_share: float = 0.2,
-    n_repeats: int = 5,
     log: Log = print,
 ) -> tuple[HighValueScorer, dict[str, pd.DataFrame]]:
     """The fitting half of :func:`run_high_value` (labels, cross-validation, hold-out,
     forest, threshold, importances), its one home: the Spark job
-    ``customer_chunks.spark_score`` fits with it too and broadcasts the scorer. Returns
-    the :class:`HighValueScorer` and the frames ``metrics``, ``roc_curve``,
+    ``customer_chunks.spark_score`` fits with it too and broadcasts the scorer. Takes
+    the same ``training`` and :class:`~customer_chunks.ml.settings.HighValueSettings`.
+    Returns the :class:`HighValueScorer` and the frames ``metrics``, ``roc_curve``,
     ``feature_importances`` and ``preprocessing`` (see run_high_value, also for the
     fallback and how it scales)."""
+    top_share = settings.high_value_top_share
+    spend_column = settings.spend_column
+    random_state = settings.random_state
+    n_splits = settings.n_splits
     train = _sorted_customers(training, "training")
     if spend_column not in train.columns:
         raise SegmentationError(f"training table has no {spend_column} column")
@@ -789,12 +764,12 @@ def fit_high_value(
         note(f"feature {feature} not used ({reason})", log)
 
     model = HighValueModel(
-        n_estimators=n_estimators,
-        max_depth=max_depth,
+        n_estimators=settings.high_value_trees,
+        max_depth=settings.max_depth,
         n_splits=n_splits,
         random_state=random_state,
-        max_train_rows=max_train_rows,
-        cv_max_rows=cv_max_rows,
+        max_train_rows=settings.max_train_rows,
+        cv_max_rows=settings.cv_max_rows,
     )
     with step("high-value cross-validation", n, log):
         try:
@@ -806,7 +781,7 @@ def fit_high_value(
         notes.append(f"folds lowered from {n_splits} to {model.n_splits_} (few customers)")
         note(notes[-1], log)
 
-    held = _stratified_holdout(y, holdout_share, MAX_HOLDOUT_ROWS, random_state)
+    held = _stratified_holdout(y, settings.holdout_share, MAX_HOLDOUT_ROWS, random_state)
     fit_rows = np.setdiff1d(np.arange(n), held, assume_unique=True)
     with step("high-value fit", int(fit_rows.size), log):
         model.fit(X, y, rows=fit_rows)
@@ -821,7 +796,10 @@ def fit_high_value(
         }
         threshold = _top_share_threshold(held_probability, int(y[held].sum()))
         importances = model.permutation_importances(
-            X[held], y[held], n_repeats=n_repeats, feature_names=preprocessor.feature_names_out_
+            X[held],
+            y[held],
+            n_repeats=settings.n_repeats,
+            feature_names=preprocessor.feature_names_out_,
         )
     pool = int(cv.loc[cv["fold"] == "mean", "n_rows"].iloc[0])
     cv["n_train"] = np.where(cv["fold"].str.isdigit(), pool - cv["n_rows"], np.nan)
