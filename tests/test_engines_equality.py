@@ -15,7 +15,8 @@ exactly one step (0.1) on at most 5% of rows and fails on any other difference.
 
 `pytest -k postgres` / `pytest -k spark` select one engine. Postgres needs a server
 (CUSTOMER_CHUNKS_TEST_PG_URL, or the PostgreSQL binaries for a private one); Spark needs
-`pip install -e '.[engines]'` and Java 17 (marked slow: the JVM alone takes ~30 s).
+`pip install -e '.[engines]'` and Java 17 (marked slow: the JVM alone takes ~30 s, so
+after the load the Spark steps share one process and JVM: tests/spark_chain.py).
 """
 
 from __future__ import annotations
@@ -148,10 +149,13 @@ def _dbt_build(
     proc = subprocess.run(
         cmd, cwd=project_dir(), env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT
     )
+    return _build_results(target, target_path, proc.returncode == 0, proc.stdout)
+
+
+def _build_results(target: str, target_path: Path, succeeded: bool, output: str) -> list[dict]:
+    """The run results a `dbt build` wrote to ``target_path`` (fails on any error)."""
     results_file = target_path / "run_results.json"
-    assert results_file.exists(), (
-        f"dbt build --target {target} wrote no results: {proc.stdout[-800:]}"
-    )
+    assert results_file.exists(), f"dbt build --target {target} wrote no results: {output[-800:]}"
     results = json.loads(results_file.read_text())["results"]
     # an exposure is reported as a no-op (bi_extracts, which names no table, is always
     # selected); anything else must have succeeded or passed
@@ -161,7 +165,7 @@ def _dbt_build(
         if r["status"] not in ("success", "pass")
         and not (r["unique_id"].startswith("exposure.") and r["status"] == "no-op")
     ]
-    assert proc.returncode == 0 and not failed, f"dbt build --target {target}: {failed[:5]}"
+    assert succeeded and not failed, f"dbt build --target {target}: {failed[:5]}"
     return results
 
 
@@ -225,9 +229,11 @@ def _spark_table(spark_dir: Path, name: str) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def spark_build(loaded_warehouse, spark_dir):
-    """The SQL layer built by dbt-spark (session, local[2]) in a scratch warehouse; the
-    tables are read back from their Parquet files, so no second JVM is started."""
+def spark_chain(loaded_warehouse, spark_dir):
+    """`customer-chunks load --target spark` (its own process, as a user runs it), then
+    tests/spark_chain.py in one child process and so one JVM: `dbt build --target spark`
+    of the SQL layer, the Spark ML job (spark_score --local) and `dbt build -s
+    tag:spark_ml`. Returns (what chain.json says of each step, the chain's output)."""
     pytest.importorskip("pyspark", reason="pyspark is not installed: pip install -e '.[engines]'")
     pytest.importorskip(
         "dbt.adapters.spark", reason="dbt-spark is not installed: pip install -e '.[engines]'"
@@ -238,12 +244,31 @@ def spark_build(loaded_warehouse, spark_dir):
     os.environ["CUSTOMER_CHUNKS_SPARK_DIR"] = str(spark_dir)
     try:
         engines.load_target(loaded_warehouse, "spark")
-        results = _dbt_build("spark", engines.spark_env(), spark_dir / "target")
+        proc = subprocess.run(
+            [sys.executable, str(Path(__file__).with_name("spark_chain.py")), str(spark_dir)],
+            cwd=project_dir(),
+            env=engines.spark_env(),
+            capture_output=True,
+            text=True,
+            timeout=2 * BUILD_TIMEOUT,
+        )
     finally:
         if old is None:
             os.environ.pop("CUSTOMER_CHUNKS_SPARK_DIR", None)
         else:
             os.environ["CUSTOMER_CHUNKS_SPARK_DIR"] = old
+    chain = spark_dir / "chain.json"
+    output = proc.stdout[-1500:] + proc.stderr[-1500:]
+    assert proc.returncode == 0 and chain.exists(), f"tests/spark_chain.py failed: {output}"
+    return json.loads(chain.read_text()), output
+
+
+@pytest.fixture(scope="module")
+def spark_build(spark_chain, spark_dir):
+    """The SQL layer built by dbt-spark (session, local[2]) in a scratch warehouse; the
+    tables are read back from their Parquet files, so no second JVM is started."""
+    steps, output = spark_chain
+    results = _build_results("spark", spark_dir / "target", steps["sql_layer"], output)
     return results, {name: _spark_table(spark_dir, name) for name in TABLES}
 
 
@@ -408,24 +433,16 @@ def test_comparison_catches_a_key_or_a_value_off_by_more_than_the_tolerance():
 
 
 @pytest.mark.slow
-def test_spark_ml_job_feeds_dim_customers_spark(spark_build, spark_dir):
+def test_spark_ml_job_feeds_dim_customers_spark(spark_build, spark_chain, spark_dir):
     """On the SQL layer built by dbt-spark: the Spark ML job (customer_chunks.spark_score
     --local, in the profile's own warehouse and metastore) scores every current customer,
     and `dbt build -s tag:spark_ml` builds dim_customers_spark and passes its tests, with
     the features and RFM segments of the SQL layer and a segment, PCA coordinates and a
     high-value probability for every customer."""
     _, frames = spark_build
-    env = {**engines.spark_env(), "CUSTOMER_CHUNKS_SPARK_DIR": str(spark_dir)}
-    job = subprocess.run(
-        [sys.executable, "-m", "customer_chunks.spark_score", "--local", "--k", "3"],
-        cwd=project_dir(),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=BUILD_TIMEOUT,
-    )
-    assert job.returncode == 0, job.stderr[-2000:]
-    results = _dbt_build("spark", env, spark_dir / "target-ml", ("-s", "tag:spark_ml"))
+    steps, output = spark_chain
+    assert steps["ml_job"] == 0, f"spark_score --local exited {steps['ml_job']}: {output}"
+    results = _build_results("spark", spark_dir / "target-ml", steps["spark_ml"], output)
     assert {r["unique_id"].split(".")[-1] for r in results} >= {
         "stg_spark_ml__customer_scores",
         "dim_customers_spark",
