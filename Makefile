@@ -11,6 +11,7 @@ WAREHOUSE ?= warehouse/customer_chunks.duckdb
 # adds engines (dbt-spark, dbt-postgres, pyspark) for the cross-engine tests:
 # `make test EXTRAS=dev,engines`.
 EXTRAS ?= dev
+TEST_WORKERS ?= 2
 
 .PHONY: install run demo-data test lint format bench bench-append clean
 
@@ -60,9 +61,11 @@ run: demo-data
 	@echo "  dashboard  $(abspath output/reports/dashboard.html)"
 	@echo "  exports    $(abspath output/exports)/  (a .parquet per mart, customer_chunks.hyper)"
 
-## test: lint (ruff, sqlfluff) and the whole test suite (pytest runs dbt builds too)
+## test: lint (ruff, sqlfluff) and the whole test suite (pytest runs dbt builds too), on
+## TEST_WORKERS pytest-xdist workers, a test file per worker so a file's shared fixtures
+## are built once (TEST_WORKERS=0 runs in one process)
 test: install lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: install
 	$(BIN)/ruff check src tests bench python_models reports

@@ -94,8 +94,12 @@ def disk_full_error(step: str, where: Path, warehouse: Path) -> BuildError:
 
 
 def _state_dir() -> Path:
-    """Where dbt writes target/ and logs/: the checkout, or the working directory when
-    the project is the read-only copy inside an installed package."""
+    """Where dbt writes target/ and logs/: ``CUSTOMER_CHUNKS_STATE_DIR`` when set (the
+    test suite gives each pytest-xdist worker its own, so parallel builds never share a
+    run_results.json), else the checkout, or the working directory when the project is
+    the read-only copy inside an installed package."""
+    if override := os.environ.get("CUSTOMER_CHUNKS_STATE_DIR"):
+        return Path(override)
     proj = project_dir()
     return Path.cwd() if proj == PACKAGED else proj
 
