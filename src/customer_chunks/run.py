@@ -645,9 +645,10 @@ def _run(
 
 # The models that stage the new rows, recompute the changed customers' features and
 # assign them to the stored centres: the incremental staging tables, the customers
-# table (one row per customer, rebuilt), the features, segment_scores_touched.
+# table (one row per customer, rebuilt), the features, segment_scores_touched. Of the
+# staging models only segment_scores_touched's ancestors (not the run-history ones).
 SCORE_SELECT = (
-    "path:models/staging int_run_parameters int_customers_touched "
+    "+segment_scores_touched,path:models/staging int_run_parameters int_customers_touched "
     "int_customer_activity_by_snapshot int_customer_features_by_snapshot segment_scores_touched"
 )
 # score's vars (macros/snapshot_dates.sql: score_changed_only) and dbt target folder:
