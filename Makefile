@@ -81,13 +81,14 @@ format: install
 	CUSTOMER_CHUNKS_DB=target/sqlfluff.duckdb $(BIN)/sqlfluff fix models tests/dbt
 
 ## bench: 100k and 1M customers end to end against a pandas notebook and the floor;
-## writes bench/results/latest.{json,md} (BENCH_ARGS="--sizes 100000 --skip-notebook")
+## writes bench/results/latest.{json,md} (BENCH_ARGS="--sizes 100000 --skip-notebook").
+## Rescoring the 1% who changed (issue 16) is `make bench-append`: its own full run.
 bench: install
 	$(BIN)/python -m bench.run_bench $(BENCH_ARGS)
 
-## bench-append: a full run, rescoring the customers one day changes, and appending the
-## day, at 1M customers (BENCH_APPEND_ARGS="--customers 100000"); writes
-## bench/results/append-<N>.{json,md}
+## bench-append: a full run, then `score` and `run --append` of new rows for a random 1%
+## of the customers, at 1M customers (BENCH_APPEND_ARGS="--customers 100000
+## --skip-append"); writes bench/results/append-<N>.{json,md}
 bench-append: install
 	$(BIN)/python -m bench.append $(BENCH_APPEND_ARGS)
 

@@ -5,11 +5,12 @@ a later part. Warehouse `full`: a run on the earlier parts, then a full run on b
 Warehouse `appended`: the same first run, then `--append` with both parts named (the
 earlier ones are skipped by hash). Both second runs carry the same history forward, so
 every mart must be equal, doubles within 1e-9, except the columns that record the run
-itself (APPEND_DIFFERS). Four dbt builds: about 3 minutes.
+itself (APPEND_DIFFERS). Three pipeline runs and three `score` builds (one failing).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import shutil
 from pathlib import Path
@@ -19,7 +20,7 @@ import pytest
 
 from customer_chunks import sources
 from customer_chunks.contract import CONTRACT
-from customer_chunks.errors import InputError
+from customer_chunks.errors import CustomerChunksError, InputError
 from customer_chunks.generate import generate
 from customer_chunks.run import run, score
 
@@ -124,8 +125,20 @@ def _same(a: object, b: object) -> bool:
     return a == b
 
 
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _scores(path: Path) -> dict[str, tuple]:
+    rows = duckdb.sql(f"select * from read_parquet('{path}')").fetchall()
+    return {row[0]: row[1:] for row in rows}
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
+    """Three pipeline runs: one on part 1 (copied, so `full` and `appended` start from
+    the same warehouse), a full run on both parts and ``--append`` of part 2; between
+    them, on the first warehouse, `score` of part 2 and `score --all` of both parts."""
     base = tmp_path_factory.mktemp("append")
     generate(n_customers=300, seed=3, out_dir=base / "generated", file_format="csv")
     data = base / "data"
@@ -133,13 +146,32 @@ def runs(tmp_path_factory):
     spec = _source_file(data)
     hidden = _hide_part_2(data)
     full, appended = base / "full.duckdb", base / "appended.duckdb"
-    for warehouse in (full, appended):
-        run(sources.from_source_file(spec), warehouse=warehouse, extra_vars=VARS)
+    run(sources.from_source_file(spec), warehouse=full, extra_vars=VARS)
+    shutil.copyfile(full, appended)
     _show_part_2(data, hidden)
-    before = appended.stat().st_mtime_ns
-    scores = score(sources.from_source_file(spec), appended, base / "scores.parquet")
-    assert appended.stat().st_mtime_ns == before  # score leaves the warehouse alone
-    scored = set(duckdb.sql(f"select customer_id from read_parquet('{scores}')").fetchall())
+    before = (appended.stat().st_mtime_ns, _sha256(appended))
+    changed = score(sources.from_source_file(spec), appended, base / "scores.parquet")
+    everyone = score(
+        sources.from_source_file(spec), appended, base / "all.parquet", changed_only=False
+    )
+    assert (appended.stat().st_mtime_ns, _sha256(appended)) == before  # only read
+    con = duckdb.connect(str(appended), read_only=True)
+    try:  # the first run's scores, before the append replaces them
+        stored = con.execute("select customer_id, stable_segment_id from marts.segment_scores")
+        first_scores = dict(stored.fetchall())
+    finally:
+        con.close()
+    scored = (_scores(changed), _scores(everyone), first_scores)
+    # a score that fails in dbt after loading part 2 into its scratch copy
+    failed = base / "failed.parquet"
+    with pytest.raises(CustomerChunksError) as failure:
+        score(sources.from_source_file(spec), full, failed, as_of="2025-13-45")
+    after_failure = {
+        "unchanged": _sha256(full) == _sha256(appended),  # appended: a copy, only read
+        "scores written": failed.exists(),
+        "scratch left": (full.parent / f".{full.name}.score").exists(),
+        "error": str(failure.value),
+    }
     run(sources.from_source_file(spec), warehouse=full, extra_vars=VARS)
     run(sources.from_source_file(spec), warehouse=appended, extra_vars=VARS, append=True)
     con = duckdb.connect(str(appended), read_only=True)
@@ -148,11 +180,11 @@ def runs(tmp_path_factory):
         recomputed = set(touched.fetchall())
     finally:
         con.close()
-    return full, appended, data, spec, (scored, recomputed)
+    return full, appended, data, spec, (scored, recomputed), after_failure
 
 
 def test_append_gives_the_marts_of_a_full_rebuild(runs):
-    full, appended, _data, _spec, (_scored, touched) = runs
+    full, appended, _data, _spec, (_scored, touched), _failure = runs
     expected, got = _tables(full), _tables(appended)
     assert sorted(got) == sorted(expected)
     differing = []
@@ -189,7 +221,7 @@ def test_append_gives_the_marts_of_a_full_rebuild(runs):
 
 
 def test_append_skips_files_already_loaded(runs, caplog):
-    _full, appended, _data, spec, _scored = runs
+    _full, appended, _data, spec, _scored, _failure = runs
     caplog.set_level("INFO", logger="customer_chunks")
     run(sources.from_source_file(spec), warehouse=appended, extra_vars=VARS, append=True)
     skipped = [r.getMessage() for r in caplog.records if "skipped: already loaded" in r.message]
@@ -205,7 +237,7 @@ def test_append_skips_files_already_loaded(runs, caplog):
 
 
 def test_append_refuses_a_changed_file(runs):
-    _full, appended, data, spec, _scored = runs
+    _full, appended, data, spec, _scored, _failure = runs
     part = data / "web_events_2.csv"
     original = part.read_bytes()
     try:
@@ -216,23 +248,39 @@ def test_append_refuses_a_changed_file(runs):
         part.write_bytes(original)
 
 
-def test_score_recomputes_only_the_customers_the_new_files_touch(runs):
-    """score on the first run's warehouse with part 2 new: exactly the customers the
-    append run recomputed that have a purchase (a segment needs one), every such
-    customer with a row in part 2 among them, and far from everyone."""
-    _full, appended, data, _spec, (scored, touched) = runs
-    con = duckdb.connect(str(appended), read_only=True)
-    try:
-        purchasers = set(con.execute("select customer_id from marts.dim_customers").fetchall())
-    finally:
-        con.close()
-    in_part_2 = set(
-        duckdb.sql(
+def test_score_rescores_exactly_the_customers_with_new_rows(runs):
+    """score on the first run's warehouse with part 2 new: a customer has changed when
+    part 2 has a row for them, not when only the date moved. Every changed customer with
+    a purchase is scored, with the segment and distance `score --all` (the SQL
+    assignment of everyone, against the same fit and as_of) gives them; nobody else is,
+    though the moved as_of changes other customers' segments too."""
+    _full, _appended, data, _spec, ((changed, everyone, first_scores), touched), _ = runs
+    in_part_2 = {
+        customer_id
+        for (customer_id,) in duckdb.sql(
             "select distinct trim(customer_id) from read_csv("
             f"'{data}/*_2.csv', all_varchar = true, union_by_name = true) "
             "where nullif(trim(customer_id), '') is not null"
         ).fetchall()
-    )
-    assert scored == touched & purchasers
-    assert in_part_2 & purchasers <= scored
-    assert 0 < len(scored) < len(purchasers)
+    }
+    purchasers = set(everyone)  # score --all: every customer with a purchase
+    assert set(changed) == in_part_2 & purchasers
+    assert 0 < len(changed) < len(purchasers)
+    assert {c: everyone[c] for c in changed} == changed
+    # customers the append run recomputed only because the dates moved: not changed
+    moved_only = {c for (c,) in touched} & purchasers - in_part_2
+    assert moved_only
+    assert not moved_only & set(changed)
+    # and some of them would get another segment at the new as_of: the rule matters
+    assert any(everyone[c][0] != first_scores.get(c) for c in purchasers - in_part_2)
+
+
+def test_a_failed_score_leaves_the_warehouse_as_it_was(runs):
+    """A score that fails in dbt (an as_of that is no date) after the new rows were
+    loaded into its scratch copy: the published warehouse is byte for byte the same, the
+    scratch copy is gone, no scores file is written, and the error names the node."""
+    *_, after_failure = runs
+    assert after_failure["unchanged"]
+    assert not after_failure["scores written"]
+    assert not after_failure["scratch left"]
+    assert "int_run_parameters" in after_failure["error"]

@@ -4,7 +4,10 @@
     (it enters or leaves "before the snapshot date", or the web window). Every other
     customer's stored activity is unchanged; only their date differences move, which
     int_customer_features_by_snapshot recomputes for everyone. On a full run the
-    watermarks are 0, so every customer with a row is touched. -#}
+    watermarks are 0, so every customer with a row is touched.
+    Under `customer-chunks score` (macro score_changed_only) only the customers with a
+    new row: a customer whose features move only because the date moved has not
+    changed, and keeps the last run's score (`score --all` rescores everyone). -#}
 {%- set web_shift = "-(select web_window_days from windows)" -%}
 {%- set windows = {} -%}
 {%- for snapshot in ['current', 'training'] -%}
@@ -76,7 +79,7 @@ touched_by_table as (
                 select watermarks.previous_max_row_id from watermarks
                 where watermarks.table_name = '{{ table }}'
             )
-            {%- if moved %}
+            {%- if moved and not customer_chunks.score_changed_only() %}
                 or quarantine_reason is null and (
                     {%- for window in moved %}
                         {%- if not loop.first %}

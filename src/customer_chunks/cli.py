@@ -260,9 +260,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="assign changed customers to the stored segments in SQL, without refitting",
         description="Append the new input files (as run --append: files the warehouse "
         "loaded are skipped by hash) to a scratch copy of --warehouse, recompute the "
-        "features of the customers they touch and assign each to the nearest stored "
-        "segment centre in SQL (marts.segment_scores_touched); the warehouse is not "
-        "changed. Writes --out (Parquet), one row per changed customer.",
+        "current features of the customers who changed (those with a row in a new file; "
+        "not those whose features move only because as_of moved) and assign each to the "
+        "nearest stored segment centre in SQL (marts.segment_scores_touched); the "
+        "warehouse is only read. Writes --out (Parquet), one row per changed customer.",
     )
     add_inputs(p_score)
     p_score.add_argument("--as-of", help="reference date (default: the day after the latest order)")

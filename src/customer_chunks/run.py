@@ -28,7 +28,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime
@@ -243,9 +242,13 @@ def dbt_build(
     select: str | None = None,
     timeout: float = DBT_TIMEOUT_S,
     full_refresh: bool = False,
+    target: str = "target",
 ) -> list[dict]:
     """Run `dbt build` against ``db_path`` in a child process, logging progress.
 
+    ``target`` is dbt's target folder (in the checkout or working directory): a command
+    whose vars and database path stay the same from one invocation to the next keeps
+    its own, so that dbt's partial parsing is not undone by the other commands.
     Returns this invocation's node results (target/run_results.json). Raises BuildError
     naming the first failing node and its message, or the time limit when the build
     runs longer than ``timeout`` seconds (the child's whole process group is killed).
@@ -275,7 +278,7 @@ def dbt_build(
     env = {
         **os.environ,
         "CUSTOMER_CHUNKS_DB": str(db_path.resolve()),
-        "DBT_TARGET_PATH": str(state / "target"),
+        "DBT_TARGET_PATH": str(state / target),
         "DBT_LOG_PATH": str(state / "logs"),
         "PYTHONUNBUFFERED": "1",
     }
@@ -346,7 +349,7 @@ def dbt_build(
     finally:
         stack.close()
     took = time.monotonic() - started
-    results = _run_results(state / "target", progress.invocation_id)
+    results = _run_results(state / target, progress.invocation_id)
     failed = [r for r in results if str(r.get("status")).lower() in _FAILED]
     messages = [str(r.get("message") or "") for r in failed] + progress.errors + stderr_tail
     if code != 0 or failed:
@@ -378,20 +381,22 @@ def dbt_build(
 
 
 @contextlib.contextmanager
-def _only_run(warehouse: Path):
-    """Hold an exclusive lock on ``warehouse`` for the duration of a run."""
+def _only_run(warehouse: Path, command: str = "run"):
+    """Hold an exclusive lock on ``warehouse`` for the duration of a run (of a score,
+    which has a lock of its own: it only reads the published warehouse)."""
     try:
         import fcntl
     except ImportError:  # not POSIX: no lock, as before
         yield
         return
-    lock_path = warehouse.with_name(f".{warehouse.stem}.lock")
+    suffix = "" if command == "run" else f".{command}"
+    lock_path = warehouse.with_name(f".{warehouse.stem}{suffix}.lock")
     with open(lock_path, "a+", encoding="ascii") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise CustomerChunksError(
-                f"another customer-chunks run is building {warehouse} right now. "
+                f"another customer-chunks {command} is using {warehouse} right now. "
                 "Fix: wait for it to finish, or pass a different --warehouse."
             ) from None
         try:
@@ -642,13 +647,18 @@ def _run(
 
 # --------------------------------------------------------------------------- score
 
-# The models that stage the new rows, recompute the touched customers' features and
+# The models that stage the new rows, recompute the changed customers' features and
 # assign them to the stored centres: the incremental staging tables, the customers
-# table (one row per customer, rebuilt), the features, segment_scores_touched.
+# table (one row per customer, rebuilt), the features, segment_scores_touched. Of the
+# staging models only segment_scores_touched's ancestors (not the run-history ones).
 SCORE_SELECT = (
-    "path:models/staging int_run_parameters int_customers_touched "
+    "+segment_scores_touched,path:models/staging int_run_parameters int_customers_touched "
     "int_customer_activity_by_snapshot int_customer_features_by_snapshot segment_scores_touched"
 )
+# score's vars (macros/snapshot_dates.sql: score_changed_only) and dbt target folder:
+# both the same on every score, so dbt parses the project in full only once.
+SCORE_VARS = {"score_changed_only": True}
+SCORE_TARGET = "target-score"
 
 
 def score(
@@ -662,15 +672,18 @@ def score(
     """Assign the customers that ``sources`` change to the stored segments of a
     published ``warehouse`` in SQL, without refitting and without changing the
     warehouse. ``sources`` are new input files, as for ``run --append``: files the
-    warehouse has loaded are skipped by hash. ``changed_only=False`` instead replaces
-    the inputs with ``sources`` and scores all their customers (every model of
-    :data:`SCORE_SELECT` rebuilt in full). In a scratch copy of the warehouse the new
-    rows are appended and staged, dbt builds only :data:`SCORE_SELECT` (no tests: they
-    describe a full build), which recomputes the features of the touched customers only
-    (int_customers_touched), and ``out`` (Parquet: customer_id, stable_segment_id,
-    segment_name, squared_distance) gets one row per touched customer.
-    Scales with the new rows and the touched customers' history, plus a copy of the
-    warehouse file and a pass over the customers table."""
+    warehouse has loaded are skipped by hash. A customer has changed when a new file
+    has a row for them; one whose features move only because as_of moved has not (their
+    score stays the last run's; ``changed_only=False`` rescores everyone: it replaces the
+    inputs with ``sources`` and rebuilds every model of :data:`SCORE_SELECT` in full).
+    In a scratch copy of the warehouse the new rows are appended and staged, dbt builds
+    only :data:`SCORE_SELECT` (no tests: they describe a full build) with
+    :data:`SCORE_VARS`, which recompute the changed customers' activity at the
+    ``current`` snapshot only, and ``out`` (Parquet: customer_id, stable_segment_id,
+    segment_name, squared_distance) gets one row per changed customer with a purchase.
+    The published warehouse is only read: a failure anywhere leaves it as it was.
+    Scales with the new rows and the changed customers' history, plus a copy of the
+    warehouse file and a pass over the staged tables and the customers."""
     warehouse, out = Path(warehouse), Path(out)
     if not warehouse.is_file():
         raise CustomerChunksError(
@@ -678,41 +691,65 @@ def score(
             "customers to the segments of a published warehouse."
         )
     out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=warehouse.parent) as scratch:
-        copy = Path(scratch) / warehouse.name  # same catalog name: the views refer to it
-        started = time.monotonic()
-        shutil.copyfile(warehouse, copy)
-        logger.info("score: copied %s (%.1f s)", warehouse, time.monotonic() - started)
-        load_all(copy, sources, append=changed_only)
-        previous = os.environ.get("DBT_EXCLUDE_RESOURCE_TYPES")
-        os.environ["DBT_EXCLUDE_RESOURCE_TYPES"] = "unit_test test"
+    # The scratch folder's path is part of dbt's profile (the database path): the same
+    # path on every score lets dbt reuse its parse. A lock keeps two scores of one
+    # warehouse from sharing it; what a killed score left there is removed.
+    scratch = warehouse.parent / f".{warehouse.name}.score"
+    with _only_run(warehouse, "score"):
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.mkdir()
         try:
-            dbt_build(
-                copy,
-                {"as_of": as_of} if as_of else {},
-                select=SCORE_SELECT,
-                timeout=timeout,
-                full_refresh=not changed_only,
-            )
+            n = _score_in(scratch, warehouse, sources, out, as_of, timeout, changed_only)
         finally:
-            if previous is None:
-                os.environ.pop("DBT_EXCLUDE_RESOURCE_TYPES", None)
-            else:
-                os.environ["DBT_EXCLUDE_RESOURCE_TYPES"] = previous
-        con = duckdb.connect(str(copy))
-        try:
-            target = str(out).replace("'", "''")
-            con.execute(
-                "copy (select scores.customer_id, scores.stable_segment_id, "
-                "matches.segment_name, scores.squared_distance "
-                "from marts.segment_scores_touched as scores "
-                "left join marts.segment_matches as matches "
-                "on scores.stable_segment_id = matches.stable_segment_id "
-                f"order by scores.customer_id) to '{target}' (format parquet)"
-            )
-            n = con.execute("select count(*) from marts.segment_scores_touched").fetchone()[0]
-        finally:
-            con.close()
+            shutil.rmtree(scratch, ignore_errors=True)
     which = "changed customers" if changed_only else "customers"
     logger.info("scored %s %s against %s: %s", f"{n:,}", which, warehouse, out)
     return out
+
+
+def _score_in(
+    scratch: Path,
+    warehouse: Path,
+    sources: dict[str, TableSource],
+    out: Path,
+    as_of: str | None,
+    timeout: float,
+    changed_only: bool,
+) -> int:
+    """:func:`score` in ``scratch``; returns the number of customers scored."""
+    copy = scratch / warehouse.name  # same catalog name: the views refer to it
+    started = time.monotonic()
+    shutil.copyfile(warehouse, copy)
+    logger.info("score: copied %s (%.1f s)", warehouse, time.monotonic() - started)
+    load_all(copy, sources, append=changed_only)
+    previous = os.environ.get("DBT_EXCLUDE_RESOURCE_TYPES")
+    os.environ["DBT_EXCLUDE_RESOURCE_TYPES"] = "unit_test test"
+    try:
+        dbt_build(
+            copy,
+            {**SCORE_VARS, "as_of": as_of} if as_of else SCORE_VARS,
+            select=SCORE_SELECT,
+            timeout=timeout,
+            full_refresh=not changed_only,
+            target=SCORE_TARGET,
+        )
+    finally:
+        if previous is None:
+            os.environ.pop("DBT_EXCLUDE_RESOURCE_TYPES", None)
+        else:
+            os.environ["DBT_EXCLUDE_RESOURCE_TYPES"] = previous
+    con = duckdb.connect(str(copy))
+    try:
+        target = str(out).replace("'", "''")
+        con.execute(
+            "copy (select scores.customer_id, scores.stable_segment_id, "
+            "matches.segment_name, scores.squared_distance "
+            "from marts.segment_scores_touched as scores "
+            "left join marts.segment_matches as matches "
+            "on scores.stable_segment_id = matches.stable_segment_id "
+            f"order by scores.customer_id) to '{target}' (format parquet)"
+        )
+        n = con.execute("select count(*) from marts.segment_scores_touched").fetchone()[0]
+    finally:
+        con.close()
+    return n
