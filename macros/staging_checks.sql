@@ -65,23 +65,22 @@
         customer_id (every repeat has the same customer_id, `columns` include it), so
         the result equals a full rebuild's at the cost of the touched customers. -#}
 {%- set appending = table_name is not none and is_incremental() -%}
-{%- set scope -%}
-    {%- if appending -%}
-        (
-            select * from {{ relation }}
-            where
-                customer_id in (
-                    select new_rows.customer_id from {{ relation }} as new_rows
-                    where new_rows._row_id > {{ customer_chunks.append_watermark(table_name) }}
-                )
-                or customer_id is null
-        ) as rows_in_scope
-    {%- else -%}
-        {{ relation }}
-    {%- endif -%}
-{%- endset %}
+{%- set scope = 'rows_in_scope' if appending else relation -%}
 with
-
+{% if appending %}
+rows_in_scope as (
+    {#- Read by both steps below, so DuckDB scans the raw table once and keeps the
+        touched customers' rows (a second scan of the raw Parquet took ~5 s of
+        `customer-chunks score` at 1M customers). -#}
+    select * from {{ relation }}
+    where
+        customer_id in (
+            select new_rows.customer_id from {{ relation }} as new_rows
+            where new_rows._row_id > {{ customer_chunks.append_watermark(table_name) }}
+        )
+        or customer_id is null
+),
+{% endif %}
 repeated_hashes as (
     select {{ customer_chunks.row_hash(columns) }} as row_hash
     from {{ scope }}

@@ -8,7 +8,15 @@
     input (one row per customer with precomputed metrics, instead of order lines) gives
     `current` rows only, its features as given (counts and days rounded to whole
     numbers); tenure_days and age, when not given, come from signed_up_at and birth_year
-    of the customers input. -#}
+    of the customers input.
+    In the scratch build of `customer-chunks score` (macro score_changed_only) only the
+    changed customers (int_customers_touched): segment_scores_touched reads nothing
+    else, and computing every customer's features took 4-6 s of score at 1M. -#}
+{%- set only_touched -%}
+    {%- if customer_chunks.score_changed_only() %}
+        where customer_id in (select customer_id from {{ ref('int_customers_touched') }})
+    {%- endif %}
+{%- endset %}
 {%- set output_columns = [
     'snapshot_name', 'snapshot_date', 'customer_id', 'recency_days', 'frequency',
     'gross_revenue', 'returned_revenue', 'monetary', 'avg_order_value', 'tenure_days',
@@ -24,9 +32,11 @@
     'web_events_90d', 'add_to_cart_90d', 'checkouts_90d', 'days_since_last_engagement'
 ] -%}
 with
+-- depends_on: {{ ref('int_customers_touched') }}
 
 activity as (
     select * from {{ ref('int_customer_activity_by_snapshot') }}
+    {{- only_touched }}
 ),
 
 parameters as (
@@ -185,6 +195,7 @@ scored as (
 
 customer_level as (
     select * from {{ ref('stg_customer_data__customer_features') }}
+    {{- only_touched }}
 ),
 
 customer_level_features as (

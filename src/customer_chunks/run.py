@@ -678,9 +678,10 @@ def score(
     inputs with ``sources`` and rebuilds every model of :data:`SCORE_SELECT` in full).
     In a scratch copy of the warehouse the new rows are appended and staged, dbt builds
     only :data:`SCORE_SELECT` (no tests: they describe a full build) with
-    :data:`SCORE_VARS`, which recompute the changed customers' activity at the
-    ``current`` snapshot only, and ``out`` (Parquet: customer_id, stable_segment_id,
-    segment_name, squared_distance) gets one row per changed customer with a purchase.
+    :data:`SCORE_VARS`, which recompute the changed customers' activity and features
+    (theirs only) at the ``current`` snapshot only, and ``out`` (Parquet: customer_id,
+    stable_segment_id, segment_name, squared_distance) gets one row per changed
+    customer with a purchase.
     The published warehouse is only read: a failure anywhere leaves it as it was.
     Scales with the new rows and the changed customers' history, plus a copy of the
     warehouse file and a pass over the staged tables and the customers."""
