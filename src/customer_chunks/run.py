@@ -64,6 +64,20 @@ _RESULT_EVENTS = {
 }
 
 
+# --------------------------------------------------------------------------- disk
+
+
+def building_file(warehouse: Path) -> Path:
+    """The file a run builds in, beside ``warehouse``, published over it at the end."""
+    return warehouse.with_name(f".{warehouse.stem}.building{warehouse.suffix}")
+
+
+def spill_directory(database: Path) -> Path:
+    """Where DuckDB spills what does not fit in memory_limit while building ``database``:
+    its default temp_directory, ``<database>.tmp`` beside it (profiles.yml sets none)."""
+    return database.with_name(database.name + ".tmp")
+
+
 # --------------------------------------------------------------------------- disk full
 
 
@@ -584,7 +598,7 @@ def _run(
     sources, warehouse: Path, as_of, dbt_vars: dict, timeout: float, append: bool = False
 ) -> Path:
     warehouse.parent.mkdir(parents=True, exist_ok=True)
-    building = warehouse.with_name(f".{warehouse.stem}.building{warehouse.suffix}")
+    building = building_file(warehouse)
     started = time.monotonic()
     started_at = datetime.now(UTC)
     seconds: dict[str, float] = {}
