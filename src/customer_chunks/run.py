@@ -64,6 +64,43 @@ _RESULT_EVENTS = {
 }
 
 
+# --------------------------------------------------------------------------- memory
+
+# DuckDB's memory_limit for dbt when the user has not set CUSTOMER_CHUNKS_MEMORY:
+# this share of the machine's memory (or of the container's limit, when smaller), in
+# whole GB, never below MEMORY_FLOOR_GB. Beyond the limit DuckDB spills to disk, so a
+# larger limit means less spill (10M customers at 10GB spilled enough to fill 70 GB).
+MEMORY_SHARE = 0.5
+MEMORY_FLOOR_GB = 1
+
+
+def physical_memory() -> int | None:
+    """Bytes of memory this process may use: the machine's, or the cgroup's limit when
+    it is lower; None when neither can be read."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        total = None
+    with contextlib.suppress(OSError, ValueError):
+        limit = Path("/sys/fs/cgroup/memory.max").read_text(encoding="ascii").strip()
+        if limit != "max" and (total is None or int(limit) < total):
+            total = int(limit)
+    return total
+
+
+def duckdb_memory_limit() -> tuple[str, str]:
+    """(DuckDB memory_limit, where it comes from): $CUSTOMER_CHUNKS_MEMORY when set, else
+    MEMORY_SHARE of :func:`physical_memory`. The one home of the rule; profiles.yml's
+    own default (3GB) only applies to dbt run by hand."""
+    if value := os.environ.get("CUSTOMER_CHUNKS_MEMORY"):
+        return value, "CUSTOMER_CHUNKS_MEMORY"
+    total = physical_memory()
+    if total is None:
+        return f"{MEMORY_FLOOR_GB}GB", "the floor: this machine's memory could not be read"
+    gb = max(MEMORY_FLOOR_GB, int(total * MEMORY_SHARE / 1e9))
+    return f"{gb}GB", f"half of this machine's {total / 1024**3:.1f} GiB"
+
+
 # --------------------------------------------------------------------------- disk
 
 
@@ -297,6 +334,9 @@ def dbt_build(
         "PYTHONUNBUFFERED": "1",
     }
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    memory, why = duckdb_memory_limit()
+    env["CUSTOMER_CHUNKS_MEMORY"] = memory
+    logger.info("DuckDB memory_limit %s (%s; set CUSTOMER_CHUNKS_MEMORY to change it)", memory, why)
     logger.info(
         "dbt build (vars %s; full log: %s)", json.dumps(dbt_vars), state / "logs" / "dbt.log"
     )
