@@ -39,3 +39,22 @@ def test_unreadable_memory_falls_back_to_the_floor(monkeypatch):
 def test_physical_memory_is_this_machines():
     total = run.physical_memory()
     assert total is not None and total > 256 * 1024**2
+
+
+def test_a_short_disk_is_warned_about_before_the_build(tmp_path, monkeypatch, caplog):
+    from collections import namedtuple
+    from types import SimpleNamespace
+
+    data = tmp_path / "transactions.parquet"
+    data.write_bytes(b"x" * 1000)
+    sources = [SimpleNamespace(paths=[data])]
+    assert run.build_disk_estimate(sources) == int(1000 * run.BUILD_DISK_PER_INPUT_BYTE)
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(run.shutil, "disk_usage", lambda _: usage(10**6, 0, 500))
+    with caplog.at_level("WARNING", logger="customer_chunks.run"):
+        run.warn_if_disk_is_short(sources, tmp_path)
+    assert "CUSTOMER_CHUNKS_MEMORY" in caplog.text and "may need about" in caplog.text
+    caplog.clear()
+    monkeypatch.setattr(run.shutil, "disk_usage", lambda _: usage(10**9, 0, 10**8))
+    run.warn_if_disk_is_short(sources, tmp_path)
+    assert caplog.text == ""

@@ -115,6 +115,46 @@ def spill_directory(database: Path) -> Path:
     return database.with_name(database.name + ".tmp")
 
 
+# Peak disk of a full build (the build file plus DuckDB's spill into its temp directory)
+# per byte of input Parquet, measured at 1M customers with memory_limit 1GB, the data-to-
+# memory ratio of 10M customers at 10GB (bench/results/2026-12-03-spill-1m-proxy.md:
+# 10.4 GB for 1.05 GB of Parquet, 3.7x the finished 2.8 GB warehouse; 7.9 GB of it
+# DuckDB's spill inside int_customer_activity_by_snapshot). CSV input is larger than
+# Parquet for the same rows, so for CSV the estimate errs on the safe side.
+BUILD_DISK_PER_INPUT_BYTE = 10.0
+
+
+def build_disk_estimate(sources) -> int:
+    """Bytes a full build of ``sources`` may need on the warehouse's disk at the peak."""
+    size = 0
+    for source in sources:
+        for path in getattr(source, "paths", None) or []:
+            with contextlib.suppress(OSError):
+                size += Path(path).stat().st_size
+    return int(size * BUILD_DISK_PER_INPUT_BYTE)
+
+
+def warn_if_disk_is_short(sources, where: Path) -> None:
+    """Log a warning before the build when ``where`` has less free disk than the
+    estimate (the build may still fit: the estimate is for a small memory_limit)."""
+    need = build_disk_estimate(sources)
+    try:
+        free = shutil.disk_usage(where).free
+    except OSError:
+        return
+    if need and free < need:
+        logger.warning(
+            "only %.1f GB free in %s; a build of these inputs may need about %.1f GB at the "
+            "peak (the build file plus DuckDB's spill, about %.0fx the inputs' size). Free "
+            "disk there, pass --warehouse on a disk with more room, or raise "
+            "CUSTOMER_CHUNKS_MEMORY (a larger memory limit spills less).",
+            free / 1e9,
+            where,
+            need / 1e9,
+            BUILD_DISK_PER_INPUT_BYTE,
+        )
+
+
 # --------------------------------------------------------------------------- disk full
 
 
@@ -135,8 +175,11 @@ def disk_full_error(step: str, where: Path, warehouse: Path) -> BuildError:
         room = ""
     return BuildError(
         f"No space left on device while {step} in {where}{room}; the published warehouse "
-        f"{warehouse} was not changed. Fix: free disk space there, or pass --warehouse on a "
-        "disk with more room (a build needs about twice the warehouse's size)."
+        f"{warehouse} was not changed. Fix: free disk space there, pass --warehouse on a "
+        "disk with more room, or raise CUSTOMER_CHUNKS_MEMORY (DuckDB spills less). At the "
+        "peak a build holds the build file plus DuckDB's spill (<build file>.tmp): "
+        f"measured at about {BUILD_DISK_PER_INPUT_BYTE:.0f}x the input Parquet's size "
+        "at a small memory limit."
     )
 
 
@@ -649,6 +692,8 @@ def _run(
         try:
             step = time.monotonic()
             logger.info("step 1/3: check and load the inputs")
+            if not append:
+                warn_if_disk_is_short(sources, building.parent)
             try:
                 if as_of:
                     dbt_vars["as_of"] = as_of
