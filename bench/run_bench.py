@@ -23,6 +23,7 @@ Run: ``.venv/bin/python -m bench.run_bench [--sizes 100000,1000000] [--skip-note
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -36,7 +37,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as `python bench/run_bench.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.measure import MIB, RunResult, run_measured, wait_for_idle  # noqa: E402
+from bench.measure import MIB, DiskSampler, RunResult, run_measured, wait_for_idle  # noqa: E402
 from bench.stages import (  # noqa: E402
     CLV,
     EXPORTS,
@@ -47,6 +48,7 @@ from bench.stages import (  # noqa: E402
     StageTracker,
     read_dbt_nodes,
 )
+from customer_chunks.run import building_file, spill_directory  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
@@ -175,22 +177,37 @@ def measured(
     tracker: StageTracker | None = None,
     timeout: float | None = None,
     dbt_target: Path | None = None,
+    warehouse: Path | None = None,
 ) -> RunResult:
+    """Run ``command`` alone and measured; with ``warehouse`` (and a ``tracker``) also
+    sample, every second, the disk the run's build uses: DuckDB's spill, the build file,
+    the free disk (:class:`bench.measure.DiskSampler`)."""
     progress = Progress(prefix, tracker)
     (CACHE / "logs").mkdir(parents=True, exist_ok=True)
     busy = wait_for_idle(args.wait_for_idle, say=lambda m: say(f"[{prefix}] {m}"))
     if busy >= 0.25:
         say(f"[{prefix}] starting anyway: other processes use {busy:.1f} cores")
-    result = run_measured(
-        command,
-        cwd=ROOT,
-        env=child_env(),
-        timeout=timeout,
-        memory_cap=int(args.memory_cap_gib * GIB),
-        on_line=progress.line,
-        on_sample=progress.sample,
-        log_path=CACHE / "logs" / f"{log_name}.log",
-    )
+    disk = contextlib.nullcontext(None)
+    if warehouse is not None and tracker is not None:
+        building = building_file(warehouse)
+        disk = DiskSampler(building, spill_directory(building), tracker.disk_sample)
+    with disk as sampler:
+        result = run_measured(
+            command,
+            cwd=ROOT,
+            env=child_env(),
+            timeout=timeout,
+            memory_cap=int(args.memory_cap_gib * GIB),
+            on_line=progress.line,
+            on_sample=progress.sample,
+            log_path=CACHE / "logs" / f"{log_name}.log",
+        )
+    if sampler is not None:
+        say(
+            f"[{prefix}] disk: peak DuckDB temp (spill) {sampler.peak_temp / MIB:,.0f} MiB, "
+            f"peak build file {sampler.peak_database / MIB:,.0f} MiB, least free "
+            f"{(sampler.least_free or 0) / GIB:,.1f} GiB"
+        )
     if tracker is not None:
         nodes = None
         if dbt_target is not None:
@@ -273,7 +290,14 @@ def bench_size(n: int, args: argparse.Namespace) -> dict:
     # the CLI stops `dbt build` at its own default (an hour): give it the bench's limit
     command += ["--timeout", str(args.pipeline_timeout)]
     run = measured(
-        command, f"{name} run", f"{n}-run", args, tracker, args.pipeline_timeout, DBT_TARGET
+        command,
+        f"{name} run",
+        f"{n}-run",
+        args,
+        tracker,
+        args.pipeline_timeout,
+        DBT_TARGET,
+        warehouse,
     )
     customers_segmented = None
     for _, text in run.lines:
@@ -640,6 +664,40 @@ def markdown(result: dict) -> str:
         + ", ".join(f"{k} {v:,.0f} s" for k, v in sorted(kinds.items(), key=lambda kv: -kv[1])),
     ]
 
+    # Disk: DuckDB's spill (its temp directory) and the build file, sampled every second
+    if any("peak_temp_mib" in nd for nd in nodes):
+        pipeline = sizes[last_key]["pipeline"]
+        spilling = sorted(nodes, key=lambda nd: nd.get("peak_temp_mib", 0), reverse=True)
+        lines += [
+            "",
+            f"## Disk at {names[-1]}: DuckDB's spill and the build file",
+            "",
+            "Sampled every second: the bytes allocated in DuckDB's temp directory (what "
+            "it spills beyond memory_limit), the build file with its WAL, and the free "
+            "disk. A node's or stage's peak is the highest sample while it ran.",
+            "",
+            "| stage | peak temp MiB | peak build file MiB | least free GiB |",
+            "| --- | ---: | ---: | ---: |",
+        ]
+        for st in pipeline["stages"]:
+            if "peak_temp_mib" in st:
+                lines.append(
+                    f"| {st['stage']} | {_mib(st['peak_temp_mib'])} | "
+                    f"{_mib(st['peak_database_mib'])} | "
+                    f"{st['least_free_disk_mib'] / 1024:,.1f} |"
+                )
+        lines += [
+            "",
+            "| node (most spill first) | s | peak temp MiB | peak build file MiB |",
+            "| --- | ---: | ---: | ---: |",
+        ]
+        for nd in spilling[:10]:
+            if not nd.get("peak_temp_mib"):
+                break
+            lines.append(
+                f"| `{nd['name']}` | {_s(nd['seconds'])} | {_mib(nd['peak_temp_mib'])} | "
+                f"{_mib(nd['peak_database_mib'])} |"
+            )
     # References
     for ref in ("notebook", "floor"):
         if all(s[ref].get("status") == "skipped" for s in sizes.values()):

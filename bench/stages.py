@@ -128,6 +128,9 @@ class Node:
     ended: float | None = None
     reported_seconds: float | None = None  # what the tool itself measured
     peak_rss: int = 0
+    peak_temp: int | None = None  # bytes in DuckDB's temp directory (spill), if sampled
+    peak_database: int | None = None  # bytes of the building database file and its WAL
+    least_free: int | None = None  # free bytes on the warehouse's disk
     rows: int | None = None
     result: str | None = None
 
@@ -181,6 +184,8 @@ class StageTracker:
     first_stage: str
     seconds: dict[str, float] = field(default_factory=dict)
     peaks: dict[str, int] = field(default_factory=dict)
+    # stage -> (peak temp, peak database, least free disk) bytes, when the disk was sampled
+    disk_peaks: dict[str, tuple[int, int, int] | None] = field(default_factory=dict)
     nodes: list[Node] = field(default_factory=list)
     steps: list[Node] = field(default_factory=list)
     loaded: dict[str, dict] = field(default_factory=dict)
@@ -193,6 +198,9 @@ class StageTracker:
         self._open_steps: dict[str, Node] = {}
         self._sample_times: list[float] = []
         self._sample_rss: list[int] = []
+        # disk samples (every second): DuckDB's temp directory, the database, free disk
+        self._disk_times: list[float] = []
+        self._disk: list[tuple[int, int, int]] = []
         self._where = self.first_stage
 
     @property
@@ -206,6 +214,13 @@ class StageTracker:
         with self._lock:
             self._sample_times.append(elapsed)
             self._sample_rss.append(rss)
+
+    def disk_sample(self, elapsed: float, temp: int, database: int, free: int) -> None:
+        """Bytes in DuckDB's temp directory (its spill), of the database file (+ WAL) and
+        free on their disk at ``elapsed``."""
+        with self._lock:
+            self._disk_times.append(elapsed)
+            self._disk.append((temp, database, free))
 
     def line(self, elapsed: float, text: str) -> None:
         """Take one output line of the run."""
@@ -269,16 +284,29 @@ class StageTracker:
             marks.sort(key=lambda mark: mark[0])
             seconds: dict[str, float] = {}
             peaks: dict[str, int] = {}
+            self.disk_peaks = {}
             for (start, stage), (end, _) in zip(marks, marks[1:] + [(elapsed, "")], strict=True):
                 start, end = min(max(start, 0.0), elapsed), min(max(end, 0.0), elapsed)
                 if end <= start:
                     continue
                 seconds[stage] = seconds.get(stage, 0.0) + end - start
                 peaks[stage] = max(peaks.get(stage, 0), self._peak(start, end))
+                disk = self._disk_peak(start, end)
+                before = self.disk_peaks.get(stage)
+                if disk is not None and before is not None:
+                    disk = (
+                        max(disk[0], before[0]),
+                        max(disk[1], before[1]),
+                        min(disk[2], before[2]),
+                    )
+                self.disk_peaks[stage] = disk if disk is not None else before
             self.seconds, self.peaks = seconds, peaks
             for node in self.nodes:
                 if node.started is not None:
                     node.peak_rss = self._peak(node.started, node.ended)
+                    disk = self._disk_peak(node.started, node.ended)
+                    if disk is not None:
+                        node.peak_temp, node.peak_database, node.least_free = disk
             for step in self.steps:
                 if step.started is not None:
                     step.stage = _stage_at(marks, step.started)
@@ -291,6 +319,20 @@ class StageTracker:
         window = self._sample_rss[max(lo - 1, 0) : hi] if self._sample_rss else []
         return max(window, default=0)
 
+    def _disk_peak(self, start: float, end: float) -> tuple[int, int, int] | None:
+        """(peak temp, peak database, least free) over the disk samples in [start, end]
+        and the last one before start; None when the disk was not sampled."""
+        if not self._disk:
+            return None
+        lo = bisect.bisect_left(self._disk_times, start)
+        hi = bisect.bisect_right(self._disk_times, end)
+        window = self._disk[max(lo - 1, 0) : hi]
+        return (
+            max(d[0] for d in window),
+            max(d[1] for d in window),
+            min(d[2] for d in window),
+        )
+
     # ------------------------------------------------------------------ results
 
     def stage_table(self) -> list[dict]:
@@ -301,6 +343,7 @@ class StageTracker:
                 "stage": stage,
                 "seconds": round(self.seconds[stage], 2),
                 "peak_mib": round(self.peaks.get(stage, 0) / MIB, 1),
+                **_disk_dict(self.disk_peaks.get(stage)),
             }
             for stage in order
             if stage in self.seconds
@@ -332,6 +375,23 @@ def _node_dict(node: Node) -> dict:
         "seconds": None if node.seconds is None else round(node.seconds, 2),
         "reported_seconds": node.reported_seconds,
         "peak_mib": round(node.peak_rss / MIB, 1),
+        **_disk_dict(
+            None
+            if node.peak_temp is None
+            else (node.peak_temp, node.peak_database or 0, node.least_free or 0)
+        ),
         "rows": node.rows,
         "result": node.result,
+    }
+
+
+def _disk_dict(disk: tuple[int, int, int] | None) -> dict:
+    """The disk columns of a stage or node: {} when the disk was not sampled."""
+    if disk is None:
+        return {}
+    temp, database, free = disk
+    return {
+        "peak_temp_mib": round(temp / MIB, 1),
+        "peak_database_mib": round(database / MIB, 1),
+        "least_free_disk_mib": round(free / MIB, 1),
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -189,3 +190,56 @@ def test_results_of_an_earlier_run_are_not_used(tmp_path):
 def test_missing_results_are_a_note(tmp_path):
     nodes, why = read_dbt_nodes(tmp_path / "nowhere", STARTED_AT)
     assert nodes == [] and "no dbt results" in why
+
+
+def _disk_tracker(tmp_path) -> StageTracker:
+    """The same run, with the disk sampled every second: DuckDB spills 500 MiB inside
+    int_customer_features (16.5-26.5 s), the build file grows 10 MiB a second."""
+    _write_target(tmp_path / "target")
+    tracker = StageTracker(first_stage=stages.LOAD)
+    for elapsed, text in LINES:
+        tracker.line(elapsed, text)
+    for second in range(int(WALL)):
+        temp = 500 * MIB if 20 <= second <= 24 else 0
+        tracker.disk_sample(float(second), temp, second * 10 * MIB, (1000 - second) * MIB)
+    nodes, _ = read_dbt_nodes(tmp_path / "target", STARTED_AT)
+    tracker.finish(WALL, nodes)
+    return tracker
+
+
+def test_spill_is_placed_in_the_node_and_stage_that_spilled(tmp_path):
+    tracker = _disk_tracker(tmp_path)
+    nodes = {n["name"]: n for n in tracker.node_table()}
+    features = nodes["intermediate.int_customer_features"]
+    assert features["peak_temp_mib"] == 500
+    assert features["peak_database_mib"] == 260  # the last sample inside it, at 26 s
+    assert features["least_free_disk_mib"] == 1000 - 26
+    assert nodes["staging.stg_x__orders"]["peak_temp_mib"] == 0
+    assert nodes["ml.ml_segmentation_run"]["peak_temp_mib"] == 0
+    table = {row["stage"]: row for row in tracker.stage_table()}
+    assert table[stages.FEATURES]["peak_temp_mib"] == 500
+    assert table[stages.STAGING]["peak_temp_mib"] == 0
+    assert table[stages.PUBLISH]["peak_database_mib"] == 690
+
+
+def test_without_disk_samples_there_are_no_disk_columns(tmp_path):
+    tracker = _tracker(tmp_path)
+    assert not any("peak_temp_mib" in row for row in tracker.stage_table())
+    assert not any("peak_temp_mib" in node for node in tracker.node_table())
+
+
+def test_disk_sampler_sees_a_spill_file_and_the_build_file(tmp_path):
+    from bench.measure import DiskSampler
+
+    database = tmp_path / "w.duckdb"
+    database.write_bytes(b"x" * 300_000)
+    spill = tmp_path / "w.duckdb.tmp"
+    spill.mkdir()
+    (spill / "duckdb_temp_storage-0.tmp").write_bytes(b"y" * 2_000_000)
+    seen = []
+    with DiskSampler(database, spill, lambda *s: seen.append(s), every=0.05) as sampler:
+        while len(seen) < 2:
+            time.sleep(0.01)
+    assert sampler.peak_temp >= 2_000_000
+    assert sampler.peak_database >= 300_000
+    assert all(free > 0 for _, _, _, free in seen)

@@ -64,6 +64,97 @@ _RESULT_EVENTS = {
 }
 
 
+# --------------------------------------------------------------------------- memory
+
+# DuckDB's memory_limit for dbt when the user has not set CUSTOMER_CHUNKS_MEMORY:
+# this share of the machine's memory (or of the container's limit, when smaller), in
+# whole GB, never below MEMORY_FLOOR_GB. Beyond the limit DuckDB spills to disk, so a
+# larger limit means less spill (10M customers at 10GB spilled enough to fill 70 GB).
+MEMORY_SHARE = 0.5
+MEMORY_FLOOR_GB = 1
+
+
+def physical_memory() -> int | None:
+    """Bytes of memory this process may use: the machine's, or the cgroup's limit when
+    it is lower; None when neither can be read."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        total = None
+    with contextlib.suppress(OSError, ValueError):
+        limit = Path("/sys/fs/cgroup/memory.max").read_text(encoding="ascii").strip()
+        if limit != "max" and (total is None or int(limit) < total):
+            total = int(limit)
+    return total
+
+
+def duckdb_memory_limit() -> tuple[str, str]:
+    """(DuckDB memory_limit, where it comes from): $CUSTOMER_CHUNKS_MEMORY when set, else
+    MEMORY_SHARE of :func:`physical_memory`. The one home of the rule; profiles.yml's
+    own default (3GB) only applies to dbt run by hand."""
+    if value := os.environ.get("CUSTOMER_CHUNKS_MEMORY"):
+        return value, "CUSTOMER_CHUNKS_MEMORY"
+    total = physical_memory()
+    if total is None:
+        return f"{MEMORY_FLOOR_GB}GB", "the floor: this machine's memory could not be read"
+    gb = max(MEMORY_FLOOR_GB, int(total * MEMORY_SHARE / 1e9))
+    return f"{gb}GB", f"half of this machine's {total / 1024**3:.1f} GiB"
+
+
+# --------------------------------------------------------------------------- disk
+
+
+def building_file(warehouse: Path) -> Path:
+    """The file a run builds in, beside ``warehouse``, published over it at the end."""
+    return warehouse.with_name(f".{warehouse.stem}.building{warehouse.suffix}")
+
+
+def spill_directory(database: Path) -> Path:
+    """Where DuckDB spills what does not fit in memory_limit while building ``database``:
+    its default temp_directory, ``<database>.tmp`` beside it (profiles.yml sets none)."""
+    return database.with_name(database.name + ".tmp")
+
+
+# Peak disk of a full build (the build file plus DuckDB's spill into its temp directory)
+# per byte of input Parquet, measured at 1M customers with memory_limit 1GB, the data-to-
+# memory ratio of 10M customers at 10GB (bench/results/2026-12-03-spill-1m-proxy.md:
+# 10.4 GB for 1.05 GB of Parquet, 3.7x the finished 2.8 GB warehouse; 7.9 GB of it
+# DuckDB's spill inside int_customer_activity_by_snapshot). CSV input is larger than
+# Parquet for the same rows, so for CSV the estimate errs on the safe side.
+BUILD_DISK_PER_INPUT_BYTE = 10.0
+
+
+def build_disk_estimate(sources) -> int:
+    """Bytes a full build of ``sources`` may need on the warehouse's disk at the peak."""
+    size = 0
+    for source in sources:
+        for path in getattr(source, "paths", None) or []:
+            with contextlib.suppress(OSError):
+                size += Path(path).stat().st_size
+    return int(size * BUILD_DISK_PER_INPUT_BYTE)
+
+
+def warn_if_disk_is_short(sources, where: Path) -> None:
+    """Log a warning before the build when ``where`` has less free disk than the
+    estimate (the build may still fit: the estimate is for a small memory_limit)."""
+    need = build_disk_estimate(sources)
+    try:
+        free = shutil.disk_usage(where).free
+    except OSError:
+        return
+    if need and free < need:
+        logger.warning(
+            "only %.1f GB free in %s; a build of these inputs may need about %.1f GB at the "
+            "peak (the build file plus DuckDB's spill, about %.0fx the inputs' size). Free "
+            "disk there, pass --warehouse on a disk with more room, or raise "
+            "CUSTOMER_CHUNKS_MEMORY (a larger memory limit spills less).",
+            free / 1e9,
+            where,
+            need / 1e9,
+            BUILD_DISK_PER_INPUT_BYTE,
+        )
+
+
 # --------------------------------------------------------------------------- disk full
 
 
@@ -84,8 +175,11 @@ def disk_full_error(step: str, where: Path, warehouse: Path) -> BuildError:
         room = ""
     return BuildError(
         f"No space left on device while {step} in {where}{room}; the published warehouse "
-        f"{warehouse} was not changed. Fix: free disk space there, or pass --warehouse on a "
-        "disk with more room (a build needs about twice the warehouse's size)."
+        f"{warehouse} was not changed. Fix: free disk space there, pass --warehouse on a "
+        "disk with more room, or raise CUSTOMER_CHUNKS_MEMORY (DuckDB spills less). At the "
+        "peak a build holds the build file plus DuckDB's spill (<build file>.tmp): "
+        f"measured at about {BUILD_DISK_PER_INPUT_BYTE:.0f}x the input Parquet's size "
+        "at a small memory limit."
     )
 
 
@@ -283,6 +377,9 @@ def dbt_build(
         "PYTHONUNBUFFERED": "1",
     }
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    memory, why = duckdb_memory_limit()
+    env["CUSTOMER_CHUNKS_MEMORY"] = memory
+    logger.info("DuckDB memory_limit %s (%s; set CUSTOMER_CHUNKS_MEMORY to change it)", memory, why)
     logger.info(
         "dbt build (vars %s; full log: %s)", json.dumps(dbt_vars), state / "logs" / "dbt.log"
     )
@@ -584,7 +681,7 @@ def _run(
     sources, warehouse: Path, as_of, dbt_vars: dict, timeout: float, append: bool = False
 ) -> Path:
     warehouse.parent.mkdir(parents=True, exist_ok=True)
-    building = warehouse.with_name(f".{warehouse.stem}.building{warehouse.suffix}")
+    building = building_file(warehouse)
     started = time.monotonic()
     started_at = datetime.now(UTC)
     seconds: dict[str, float] = {}
@@ -595,6 +692,8 @@ def _run(
         try:
             step = time.monotonic()
             logger.info("step 1/3: check and load the inputs")
+            if not append:
+                warn_if_disk_is_short(sources, building.parent)
             try:
                 if as_of:
                     dbt_vars["as_of"] = as_of
