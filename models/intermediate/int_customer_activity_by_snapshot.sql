@@ -108,13 +108,43 @@ category_history as (
     group by 1, 2
 ),
 
+order_first_purchases as (
+    {#- When each order first had a purchase line: an order counts towards a snapshot's
+        frequency when that time is before the snapshot date. This replaces a
+        count(distinct order_id) per snapshot and customer, whose hash table of every
+        (snapshot, customer, order) spilled 7.2 GiB at 1M customers under a 1.5GB
+        memory limit (the proxy for 10M at 12GB; bench/results/2026-12-03-spill-1m-proxy.md).
+        A third import of the staged lines on a full run, for the reason given at
+        purchase_lines; incremental, the touched customers' lines of `transactions`. -#}
+    select
+        customer_id,
+        order_id,
+        min(ordered_at) as first_purchase_at
+    {% if is_incremental() -%}
+        from transactions
+    {%- else -%}
+        from {{ ref('stg_customer_data__transactions') }}
+    {%- endif %}
+    where is_purchase
+    group by 1, 2
+),
+
+order_counts as (
+    select
+        snapshots.snapshot_name,
+        order_first_purchases.customer_id,
+        count(*) as frequency
+    from order_first_purchases
+    inner join snapshots
+        on order_first_purchases.first_purchase_at < snapshots.snapshot_date
+    group by 1, 2
+),
+
 purchase_orders as (
     select
         snapshots.snapshot_name,
         snapshots.snapshot_date,
         order_times.customer_id,
-        count(distinct case when order_times.has_purchase then order_times.order_id end)
-            as frequency,
         cast(sum(order_times.gross_revenue) as {{ type_double() }}) as gross_revenue,
         cast(sum(order_times.returned_revenue) as {{ type_double() }}) as returned_revenue,
         min(case when order_times.has_purchase then order_times.ordered_at end)
@@ -130,8 +160,13 @@ purchase_orders as (
 purchase_history as (
     select
         purchase_orders.*,
+        coalesce(order_counts.frequency, 0) as frequency,
         coalesce(category_history.category_count, 0) as category_count
     from purchase_orders
+    left join order_counts
+        on
+            purchase_orders.snapshot_name = order_counts.snapshot_name
+            and purchase_orders.customer_id = order_counts.customer_id
     left join category_history
         on
             purchase_orders.snapshot_name = category_history.snapshot_name
