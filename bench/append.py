@@ -226,7 +226,9 @@ def main(argv: list[str] | None = None) -> int:
             continue
         if key == "score_changed":  # the first score parses the project in full
             shutil.rmtree(DBT_TARGET.with_name(SCORE_TARGET), ignore_errors=True)
-        result = measured([str(c) for c in command], f"{label(n)} {key}", f"{n}-{key}", args)
+        result = measured(
+            [str(c) for c in command], f"{label(n)} {key}", f"{n}-{key}", args, customers=n
+        )
         if not result.ok:
             raise SystemExit(f"{key} failed ({result.detail}); see bench/cache/logs")
         runs[key] = summary(result)

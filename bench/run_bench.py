@@ -73,6 +73,12 @@ TARGET_GROWTH = 10.0  # 1M time / 100k time, no worse than linear
 # 10M customers (about 480M lines) on the same 2-core machine: the baseline for Spark.
 TARGET_SECONDS_10M = 3600.0
 TARGET_PEAK_MIB_10M = 16 * 1024
+# DuckDB's memory_limit per size, unless CUSTOMER_CHUNKS_MEMORY is set: the limit each
+# memory target is measured at. `customer-chunks run` alone would take half the machine's
+# memory (customer_chunks.run.duckdb_memory_limit), 12GB here: 3GB keeps 1M inside its
+# 4 GiB; 10GB leaves the 10M run's Python models room inside 16 GiB. Other sizes: the
+# CLI's default.
+MEMORY_LIMITS = {100_000: "3GB", 1_000_000: "3GB", 10_000_000: "10GB"}
 
 
 def label(n: int) -> str:
@@ -136,8 +142,12 @@ def machine() -> dict:
 # --------------------------------------------------------------------------- children
 
 
-def child_env() -> dict[str, str]:
+def child_env(customers: int | None = None) -> dict[str, str]:
+    """The environment of a measured command; with ``customers``, DuckDB's memory_limit
+    of :data:`MEMORY_LIMITS` for that size unless the caller set one."""
     env = dict(os.environ)
+    if customers in MEMORY_LIMITS:
+        env.setdefault("CUSTOMER_CHUNKS_MEMORY", MEMORY_LIMITS[customers])
     env["PYTHONUNBUFFERED"] = "1"  # lines (and so stage changes) arrive as they happen
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     return env
@@ -178,10 +188,12 @@ def measured(
     timeout: float | None = None,
     dbt_target: Path | None = None,
     warehouse: Path | None = None,
+    customers: int | None = None,
 ) -> RunResult:
     """Run ``command`` alone and measured; with ``warehouse`` (and a ``tracker``) also
     sample, every second, the disk the run's build uses: DuckDB's spill, the build file,
-    the free disk (:class:`bench.measure.DiskSampler`)."""
+    the free disk (:class:`bench.measure.DiskSampler`). ``customers``: the size, for
+    DuckDB's memory_limit (:func:`child_env`)."""
     progress = Progress(prefix, tracker)
     (CACHE / "logs").mkdir(parents=True, exist_ok=True)
     busy = wait_for_idle(args.wait_for_idle, say=lambda m: say(f"[{prefix}] {m}"))
@@ -195,7 +207,7 @@ def measured(
         result = run_measured(
             command,
             cwd=ROOT,
-            env=child_env(),
+            env=child_env(customers),
             timeout=timeout,
             memory_cap=int(args.memory_cap_gib * GIB),
             on_line=progress.line,
@@ -282,6 +294,7 @@ def bench_size(n: int, args: argparse.Namespace) -> dict:
         "input_rows": facts["rows"],
         "input_parquet_mib": facts["parquet_mib"],
         "generate_seconds": generate_seconds,
+        "memory_limit": child_env(n).get("CUSTOMER_CHUNKS_MEMORY", "the CLI's default"),
     }
 
     warehouse = CACHE / f"{n}.duckdb"
@@ -298,6 +311,7 @@ def bench_size(n: int, args: argparse.Namespace) -> dict:
         args.pipeline_timeout,
         DBT_TARGET,
         warehouse,
+        customers=n,
     )
     customers_segmented = None
     for _, text in run.lines:
@@ -560,6 +574,7 @@ def markdown(result: dict) -> str:
         f"{s['customers']:,} ({_count(s['customers_with_purchase'])})" for s in sizes.values()
     ])  # fmt: skip
     row("transaction lines", [f"{s['transaction_lines']:,}" for s in sizes.values()])
+    row("DuckDB memory_limit", [s.get("memory_limit", "-") for s in sizes.values()])
     row("`customer-chunks run` (s)", [_run_cell(s["pipeline"]) for s in sizes.values()])
     row("exports (s)", [_s(s["totals"]["export_seconds"]) for s in sizes.values()])
     row("**end to end (s)**", [_s(s["totals"]["end_to_end_seconds"]) for s in sizes.values()])
