@@ -9,11 +9,12 @@
     the web ones, they ran DuckDB out of memory at 10M customers and 10GB
     (bench/results/2026-12-03-10m-oom.md); apart, each fits.
 
-    Incremental: a full run computes every customer; `customer-chunks run --append`
-    deletes and recomputes only the customers in int_customers_touched (new rows, or
-    events between the old and new reference dates). Nothing else here depends on the
-    dates, so the other customers' rows stay as they are. -#}
+    Incremental the same way as int_customer_activity_by_snapshot (see there).
+    `lines` is where purchase_lines and order_first_purchases read the order lines: the
+    CTE `transactions` when incremental, the staged table again on a full run (the
+    reasons are at purchase_lines). -#}
 -- depends_on: {{ ref('int_customers_touched') }}
+{%- set lines = 'transactions' if is_incremental() else ref('stg_customer_data__transactions') %}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
@@ -37,11 +38,7 @@ purchase_lines as (
         customer_id,
         category,
         ordered_at
-    {% if is_incremental() -%}
-        from transactions
-    {%- else -%}
-        from {{ ref('stg_customer_data__transactions') }}
-    {%- endif %}
+    from {{ lines }}
     where is_purchase
 ),
 
@@ -105,11 +102,7 @@ order_first_purchases as (
         customer_id,
         order_id,
         min(ordered_at) as first_purchase_at
-    {% if is_incremental() -%}
-        from transactions
-    {%- else -%}
-        from {{ ref('stg_customer_data__transactions') }}
-    {%- endif %}
+    from {{ lines }}
     where is_purchase
     group by 1, 2
 ),
