@@ -1,9 +1,9 @@
 """Rescoring against the last fit versus a full run (issue 16, item 6).
 
 Takes a warehouse published by ``customer-chunks run`` and, on a scratch copy of it,
-times ``dbt build --full-refresh --select int_customer_purchases_by_snapshot
-int_customer_web_activity_by_snapshot int_customer_activity_by_snapshot
-int_customer_features_by_snapshot segment_scores``: the SQL features of EVERY customer
+times ``dbt build --full-refresh --select path:models/intermediate/activity
+int_customer_features_by_snapshot segment_scores`` (the activity folder holds the
+incremental per-customer activity models): the SQL features of EVERY customer
 recomputed from the staged inputs and every customer assigned to the nearest stored
 centre in SQL (no Python, no refit). Rescoring only the customers new rows change is
 ``customer-chunks score`` (timed by ``bench.append``). The
@@ -30,10 +30,7 @@ from customer_chunks.run import dbt_build
 
 # The models and their data tests; not the features model's unit tests, which need the
 # staging views built in the same invocation.
-SELECT = (
-    "int_customer_purchases_by_snapshot int_customer_web_activity_by_snapshot "
-    "int_customer_activity_by_snapshot int_customer_features_by_snapshot segment_scores"
-)
+SELECT = "path:models/intermediate/activity int_customer_features_by_snapshot segment_scores"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -752,8 +752,7 @@ def _run(
 # staging models only segment_scores_touched's ancestors (not the run-history ones).
 SCORE_SELECT = (
     "+segment_scores_touched,path:models/staging int_run_parameters int_customers_touched "
-    "int_customer_purchases_by_snapshot int_customer_web_activity_by_snapshot "
-    "int_customer_activity_by_snapshot int_customer_features_by_snapshot segment_scores_touched"
+    "path:models/intermediate/activity int_customer_features_by_snapshot segment_scores_touched"
 )
 # score's vars (macros/snapshot_dates.sql: score_changed_only) and dbt target folder:
 # both the same on every score, so dbt parses the project in full only once.

@@ -121,7 +121,6 @@ order_counts as (
 purchase_orders as (
     select
         snapshots.snapshot_name,
-        snapshots.snapshot_date,
         order_times.customer_id,
         cast(sum(order_times.gross_revenue) as {{ type_double() }}) as gross_revenue,
         cast(sum(order_times.returned_revenue) as {{ type_double() }}) as returned_revenue,
@@ -132,7 +131,7 @@ purchase_orders as (
     from order_times
     inner join snapshots
         on order_times.ordered_at < snapshots.snapshot_date
-    group by 1, 2, 3
+    group by 1, 2
 ),
 
 purchase_history as (
