@@ -11,7 +11,8 @@ process tree, CPU used by other processes):
 
 1. ``customer-chunks run --data base``: the full run;
 2. ``customer-chunks score --data changes``: the changed customers' features recomputed
-   and assigned to the stored centres in SQL (scratch copy, warehouse unchanged);
+   and assigned to the stored centres in SQL (in a scratch warehouse holding the
+   changed customers' rows; the warehouse is unchanged);
 3. ``customer-chunks run --append --data changes``: the rows appended and published
    (every model after the features, ML included, still runs on all customers);
    ``--skip-append`` leaves it out.
