@@ -129,7 +129,8 @@ def markdown(result: dict) -> str:
     what = {
         "full_run": "`run --data base`: full run, every customer",
         "score_changed": f"`score --data changes`: {result['scored_customers']:,} changed "
-        "customers rescored in SQL against the last fit",
+        "customers rescored in SQL against the last fit (the first score on this "
+        "warehouse path: dbt parses the project in full)",
         "score_again": "the same `score` again (dbt's parse of the project reused)",
         "append_changes": "`run --append --data changes`: the changes appended, published",
     }
