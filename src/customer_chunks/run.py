@@ -40,7 +40,7 @@ from customer_chunks.append import KEPT_STATE_VARS
 from customer_chunks.contract import CONTRACT
 from customer_chunks.errors import BuildError, CustomerChunksError
 from customer_chunks.history import carry_forward, stamp_run
-from customer_chunks.load import load_all
+from customer_chunks.load import _literal, load_all
 from customer_chunks.logs import forward_to
 from customer_chunks.project import PACKAGED, project_dir, project_vars
 from customer_chunks.sources import TableSource
@@ -846,10 +846,6 @@ SCORE_COPIED = (
 RAW_CUSTOMER_KEY = "nullif(trim(cast(customer_id as varchar)), '')"
 
 
-def _sql_text(value: object) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
-
-
 def _changed_customers_warehouse(
     copy: Path, warehouse: Path, sources: dict[str, TableSource]
 ) -> None:
@@ -862,7 +858,7 @@ def _changed_customers_warehouse(
     all the rows; so dbt builds the score models in full on a few rows per changed
     customer instead of every customer's. Reads the published raw tables once."""
     started = time.monotonic()
-    published = _sql_text(warehouse)
+    published = _literal(str(warehouse))
     con = duckdb.connect(str(copy))
     try:
         con.execute(f"attach {published} as published (read_only)")
@@ -974,7 +970,7 @@ def _score_in(
     con = duckdb.connect(str(copy))
     try:
         target = str(out).replace("'", "''")
-        con.execute(f"attach {_sql_text(warehouse)} as published (read_only)")
+        con.execute(f"attach {_literal(str(warehouse))} as published (read_only)")
         con.execute(
             "copy (select scores.customer_id, scores.stable_segment_id, "
             "matches.segment_name, scores.squared_distance "
