@@ -11,7 +11,8 @@ process tree, CPU used by other processes):
 
 1. ``customer-chunks run --data base``: the full run;
 2. ``customer-chunks score --data changes``: the changed customers' features recomputed
-   and assigned to the stored centres in SQL (scratch copy, warehouse unchanged);
+   and assigned to the stored centres in SQL (in a scratch warehouse holding the
+   changed customers' rows; the warehouse is unchanged);
 3. ``customer-chunks run --append --data changes``: the rows appended and published
    (every model after the features, ML included, still runs on all customers);
    ``--skip-append`` leaves it out.
@@ -128,7 +129,8 @@ def markdown(result: dict) -> str:
     what = {
         "full_run": "`run --data base`: full run, every customer",
         "score_changed": f"`score --data changes`: {result['scored_customers']:,} changed "
-        "customers rescored in SQL against the last fit",
+        "customers rescored in SQL against the last fit (the first score on this "
+        "warehouse path: dbt parses the project in full)",
         "score_again": "the same `score` again (dbt's parse of the project reused)",
         "append_changes": "`run --append --data changes`: the changes appended, published",
     }

@@ -11,6 +11,7 @@ itself (APPEND_DIFFERS). Three pipeline runs and three `score` builds (one faili
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import shutil
 from pathlib import Path
@@ -22,7 +23,7 @@ from customer_chunks import sources
 from customer_chunks.contract import CONTRACT
 from customer_chunks.errors import CustomerChunksError, InputError
 from customer_chunks.generate import generate
-from customer_chunks.run import run, score
+from customer_chunks.run import SCORE_COPIED, SCORE_TARGET, _state_dir, run, score
 
 VARS = {"ml_bootstrap_resamples": 2}
 SPLIT = "2025-09-01"  # later rows (a valid timestamp on or after this) go to part 2
@@ -134,6 +135,24 @@ def _scores(path: Path) -> dict[str, tuple]:
     return {row[0]: row[1:] for row in rows}
 
 
+def _read_not_built(target: Path) -> set[str]:
+    """What the nodes of the last dbt invocation in ``target`` read and did not build:
+    ``schema.name`` of each model, ``source:name`` of each source."""
+    manifest = json.loads((target / "manifest.json").read_text())
+    built = {
+        r["unique_id"] for r in json.loads((target / "run_results.json").read_text())["results"]
+    }
+    read = set()
+    for unique_id in built:
+        for parent in manifest["nodes"][unique_id]["depends_on"]["nodes"]:
+            if parent in built:
+                continue
+            node = manifest["nodes"].get(parent) or manifest["sources"][parent]
+            kind = "source:" if parent.startswith("source.") else f"{node['schema']}."
+            read.add(kind + node["name"])
+    return read
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """Three pipeline runs: one on part 1 (copied, so `full` and `appended` start from
@@ -151,6 +170,7 @@ def runs(tmp_path_factory):
     _show_part_2(data, hidden)
     before = (appended.stat().st_mtime_ns, _sha256(appended))
     changed = score(sources.from_source_file(spec), appended, base / "scores.parquet")
+    score_reads = _read_not_built(_state_dir() / SCORE_TARGET)
     everyone = score(
         sources.from_source_file(spec), appended, base / "all.parquet", changed_only=False
     )
@@ -162,7 +182,7 @@ def runs(tmp_path_factory):
     finally:
         con.close()
     scored = (_scores(changed), _scores(everyone), first_scores)
-    # a score that fails in dbt after loading part 2 into its scratch copy
+    # a score that fails in dbt after loading part 2 into its scratch warehouse
     failed = base / "failed.parquet"
     with pytest.raises(CustomerChunksError) as failure:
         score(sources.from_source_file(spec), full, failed, as_of="2025-13-45")
@@ -180,6 +200,7 @@ def runs(tmp_path_factory):
         recomputed = set(touched.fetchall())
     finally:
         con.close()
+    after_failure["score reads"] = score_reads
     return full, appended, data, spec, (scored, recomputed), after_failure
 
 
@@ -275,10 +296,39 @@ def test_score_rescores_exactly_the_customers_with_new_rows(runs):
     assert any(everyone[c][0] != first_scores.get(c) for c in purchasers - in_part_2)
 
 
+def test_score_copies_what_its_models_read_and_do_not_build(runs):
+    """score's scratch warehouse holds the relations of SCORE_COPIED and the raw tables:
+    the models it builds read nothing else (a relation they read and the scratch lacks
+    would fail the score; one read through a macro is in dbt's depends_on too)."""
+    *_, after_failure = runs
+    read = after_failure["score reads"]
+    raw = {f"source:{table}" for table in CONTRACT}
+    raw |= {"source:append_watermarks", "source:append_state", "source:load_manifest"}
+    assert {"marts.segment_centroids", "source:transactions"} <= read
+    assert sorted(read - raw - set(SCORE_COPIED)) == []
+
+
+def test_score_of_a_warehouse_without_the_stored_fit_says_so(runs, tmp_path):
+    """A warehouse lacking a table score copies (published by an older version, or
+    damaged): one line naming the table and the fix, raised while dbt is still parsing
+    (the child is stopped), and no scratch warehouse left behind."""
+    full, _appended, _data, spec, *_ = runs
+    old = tmp_path / full.name
+    shutil.copyfile(full, old)
+    con = duckdb.connect(str(old))
+    con.execute("drop table marts.segment_centroids")
+    con.close()
+    with pytest.raises(CustomerChunksError, match="segment_centroids.*Fix: run") as error:
+        score(sources.from_source_file(spec), old, tmp_path / "scores.parquet")
+    assert "\n" not in str(error.value)
+    assert not (tmp_path / f".{old.name}.score").exists()
+    assert not (tmp_path / "scores.parquet").exists()
+
+
 def test_a_failed_score_leaves_the_warehouse_as_it_was(runs):
     """A score that fails in dbt (an as_of that is no date) after the new rows were
-    loaded into its scratch copy: the published warehouse is byte for byte the same, the
-    scratch copy is gone, no scores file is written, and the error names the node."""
+    loaded into its scratch warehouse: the published warehouse is byte for byte the same,
+    the scratch warehouse is gone, no scores file is written, and the error names the node."""
     *_, after_failure = runs
     assert after_failure["unchanged"]
     assert not after_failure["scores written"]

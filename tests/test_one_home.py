@@ -367,3 +367,19 @@ def test_report_profiles_take_the_stable_ids_of_dim_customers(tmp_path: Path) ->
         assert sorted(profiles["segment_id"]) == sorted(fit["segment_id"])
     finally:
         wh.close()
+
+
+def test_score_key_of_a_raw_row_is_the_staging_key() -> None:
+    """score's scratch warehouse keeps the published raw rows whose customer key is a
+    changed customer's (customer_chunks.run.RAW_CUSTOMER_KEY): the key every checked
+    staging model computes, or a changed customer would be scored without some rows."""
+    from customer_chunks.run import RAW_CUSTOMER_KEY
+
+    checked = sorted((ROOT / "models" / "staging").rglob("base_*_checked.sql"))
+    assert len(checked) == len(CONTRACT)
+    for path in checked:
+        keys = re.findall(r"(nullif\(.*\)) as customer_id", path.read_text(encoding="utf-8"))
+        rendered = {
+            k.replace("source.", "").replace("{{ dbt.type_string() }}", "varchar") for k in keys
+        }
+        assert rendered == {RAW_CUSTOMER_KEY}, path.name

@@ -79,7 +79,9 @@ def write_watermarks(
 ) -> None:
     """raw.append_watermarks (per table: last row id before this run, 0 on a full run)
     and raw.append_state (the previous run's as_of and training cut-off; null on a
-    full run, which the dbt models read as "every customer is touched")."""
+    full run, which the dbt models read as "every customer is touched"; and the latest
+    order and signup dates of rows the build does not hold, which only the scratch build
+    of `customer-chunks score` sets, see customer_chunks.run.score)."""
     con.execute(
         "create or replace table raw.append_watermarks "
         "(table_name varchar, previous_max_row_id bigint)"
@@ -89,9 +91,13 @@ def write_watermarks(
     )
     con.execute(
         "create or replace table raw.append_state "
-        "(previous_as_of_date date, previous_training_cutoff_date date)"
+        "(previous_as_of_date date, previous_training_cutoff_date date, "
+        "published_last_order_date date, published_last_signup_date date)"
     )
-    con.execute("insert into raw.append_state values (?, ?)", list(previous_dates or (None, None)))
+    con.execute(
+        "insert into raw.append_state values (?, ?, null, null)",
+        list(previous_dates or (None, None)),
+    )
 
 
 def previous_dates(con: duckdb.DuckDBPyConnection) -> tuple:

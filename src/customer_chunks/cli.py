@@ -259,7 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
         "score",
         help="assign changed customers to the stored segments in SQL, without refitting",
         description="Append the new input files (as run --append: files the warehouse "
-        "loaded are skipped by hash) to a scratch copy of --warehouse, recompute the "
+        "loaded are skipped by hash) into a scratch warehouse with the changed customers' "
+        "rows of --warehouse and its stored fit, recompute the "
         "current features of the customers who changed (those with a row in a new file; "
         "not those whose features move only because as_of moved) and assign each to the "
         "nearest stored segment centre in SQL (marts.segment_scores_touched); the "
@@ -276,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--all",
         action="store_true",
         help="score every customer of the inputs instead (they replace the warehouse's "
-        "inputs in the scratch copy; every feature recomputed)",
+        "inputs in a scratch copy of the warehouse; every feature recomputed)",
     )
     p_score.set_defaults(func=cmd_score)
 
