@@ -867,7 +867,6 @@ def _changed_customers_warehouse(
             con.execute(f"create table {relation} as select * from published.{relation}")
         for table in CONTRACT:  # empty: load_all appends the new rows after them
             con.execute(f"create table raw.{table} as select * from published.raw.{table} limit 0")
-        con.execute("checkpoint")
     except duckdb.CatalogException as exc:
         raise CustomerChunksError(
             f"{warehouse} lacks a table score reads ({str(exc).splitlines()[0]}): it was "
@@ -904,8 +903,7 @@ def _changed_customers_warehouse(
                 f"where {RAW_CUSTOMER_KEY} in (select customer_id from changed)"
             ).fetchone()[0]
         last_order, last_signup = con.execute(
-            "select last_order_date, last_signup_date "
-            "from published.intermediate.int_run_parameters"
+            "select last_order_date, last_signup_date from intermediate.int_run_parameters"
         ).fetchone()
         con.execute(
             "update raw.append_state set published_last_order_date = ?, "
@@ -913,7 +911,6 @@ def _changed_customers_warehouse(
             [last_order, last_signup],
         )
         changed = con.execute("select count(*) from changed").fetchone()[0]
-        con.execute("checkpoint")
     except duckdb.BinderException as exc:
         raise CustomerChunksError(
             f"{warehouse} lacks a column score reads ({str(exc).splitlines()[0]}): it was "
