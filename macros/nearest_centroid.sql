@@ -6,7 +6,7 @@
         is_log_transformed; (x - center) / scale, limited to [-clip, clip]; then the
         squared Euclidean distance to each centre; the nearest wins (ties: the lower
         id), as in customer_chunks.ml.lifecycle.nearest_centre. Used by segment_scores
-        (every customer) and segment_scores_touched (the customers recomputed). -#}
+        (segment_scores_touched filters it). -#}
 parameters as (
     select * from {{ ref('preprocessing_parameters') }}
     where model_name = 'segmentation' and is_used
@@ -74,18 +74,50 @@ scaled as (
     from imputed
 ),
 
+{#- One row per customer and one per centre, a column per segmentation feature (in the
+    order of segmentation_features; null when the customer or centre has no row for
+    it, which adds nothing to the distance). The distance then adds the features'
+    squared differences in that fixed order: a sum() over long rows adds them in an
+    order that depends on the threads and the other rows, which moved the last bit of a
+    distance between `score` and `score --all` (tests/test_append.py); and it is one
+    row per customer and centre instead of one per customer, centre and feature. -#}
+{%- set features = var('segmentation_features') %}
+scaled_wide as (
+    select
+        customer_id,
+        {%- for feature in features %}
+            max(case when feature = '{{ feature }}' then scaled_value end) as feature_{{ loop.index }}
+            {%- if not loop.last %},{% endif %}
+        {%- endfor %}
+    from scaled
+    group by customer_id
+),
+
+centroids_wide as (
+    select
+        stable_segment_id,
+        {%- for feature in features %}
+            max(case when feature = '{{ feature }}' then center_scaled end) as center_{{ loop.index }}
+            {%- if not loop.last %},{% endif %}
+        {%- endfor %}
+    from centroids
+    group by stable_segment_id
+),
+
 distances as (
     select
-        scaled.customer_id,
-        centroids.stable_segment_id,
-        sum(
-            (scaled.scaled_value - centroids.center_scaled)
-            * (scaled.scaled_value - centroids.center_scaled)
-        ) as squared_distance
-    from scaled
-    inner join centroids
-        on scaled.feature = centroids.feature
-    group by 1, 2
+        scaled_wide.customer_id,
+        centroids_wide.stable_segment_id,
+        {%- for feature in features %}
+            coalesce(
+                (scaled_wide.feature_{{ loop.index }} - centroids_wide.center_{{ loop.index }})
+                * (scaled_wide.feature_{{ loop.index }} - centroids_wide.center_{{ loop.index }}),
+                0
+            ){% if not loop.last %} +{% endif %}
+        {%- endfor %}
+        as squared_distance
+    from scaled_wide
+    cross join centroids_wide
 ),
 
 ranked as (

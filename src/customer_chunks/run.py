@@ -769,12 +769,13 @@ def _run(
 # The models that stage the changed customers' rows, compute their features and assign
 # them to the stored centres: of the staging models segment_scores_touched's ancestors
 # that read the inputs (not the run-history ones), the run parameters, the touched
-# customers, the activity and features, segment_scores_touched. What they read and do
-# not build is in SCORE_COPIED or is a raw table (tests/test_append.py checks it).
+# customers, the activity and features, segment_scores (in the scratch warehouse, the
+# changed customers) and segment_scores_touched. What they read and do not build is in
+# SCORE_COPIED or is a raw table (tests/test_append.py checks it).
 SCORE_SELECT = (
     "+segment_scores_touched,path:models/staging/customer_data int_run_parameters "
-    "int_customers_touched "
-    "path:models/intermediate/activity int_customer_features_by_snapshot segment_scores_touched"
+    "int_customers_touched path:models/intermediate/activity "
+    "int_customer_features_by_snapshot segment_scores segment_scores_touched"
 )
 # score's vars (macros/snapshot_dates.sql: score_changed_only) and dbt target folder:
 # both the same on every score, so dbt parses the project in full only once.
