@@ -6,7 +6,19 @@
         is_log_transformed; (x - center) / scale, limited to [-clip, clip]; then the
         squared Euclidean distance to each centre; the nearest wins (ties: the lower
         id), as in customer_chunks.ml.lifecycle.nearest_centre. Used by segment_scores
-        (segment_scores_touched filters it). -#}
+        (segment_scores_touched filters it).
+
+        One row per customer throughout, a column per segmentation feature (numbered in
+        the order of segmentation_features): the stored parameters and centres are
+        pivoted to that shape, and the distance adds the features' squared differences
+        in that fixed order, so `score` and `score --all` agree to the last bit
+        (tests/test_append.py). A feature with no stored parameter or centre scales to
+        null and adds nothing to the distance. -#}
+{%- set names = var('segmentation_features') %}
+{%- set extra_names = [] %}
+{%- for name in names if name not in customer_chunks.customer_feature_columns() %}
+    {%- do extra_names.append(name) %}
+{%- endfor %}
 parameters as (
     select * from {{ ref('preprocessing_parameters') }}
     where model_name = 'segmentation' and is_used
@@ -16,107 +28,102 @@ centroids as (
     select * from {{ ref('segment_centroids') }}
 ),
 
+parameters_wide as (
+    {{ customer_chunks.pivot_by_name('parameters', 'model_name', 'feature', names, [
+        ('impute_value', 'impute'),
+        ('case when is_log_transformed then 1 else 0 end', 'is_log'),
+        ('center', 'center'),
+        ('scale', 'scale'),
+        ('clip', 'clip'),
+    ]) }}
+),
+
+centroids_wide as (
+    {{ customer_chunks.pivot_by_name(
+        'centroids', 'stable_segment_id', 'feature', names, [('center_scaled', 'centroid')]
+    ) }}
+),
+
+{%- if extra_names %}
+
+{#- a name that is not a contract feature is an extra column of a customer_features
+    input (long rows in stg_customer_data__customer_extra_features) #}
 extra_features as (
     select * from {{ ref('stg_customer_data__customer_extra_features') }}
 ),
 
+extra_wide as (
+    {{ customer_chunks.pivot_by_name(
+        'extra_features', 'customer_id', 'feature_name', names, [('feature_value', 'extra')]
+    ) }}
+),
+{%- endif %}
+
 feature_values as (
-    {#- a name that is not a contract feature is an extra column of a customer_features
-        input (long rows; none for order-line input) -#}
-    {%- set extra_names = [] %}
-    {%- for feature in var('segmentation_features') %}
-        {%- if feature in customer_chunks.customer_feature_columns() %}
-            select
-                customer_id,
-                '{{ feature }}' as feature,
-                cast({{ feature }} as {{ type_double() }}) as feature_value
-            from {{ features }}
-            union all
-        {%- else %}
-            {%- do extra_names.append("'" ~ feature ~ "'") %}
-        {%- endif %}
-    {%- endfor %}
     select
         {{ features }}.customer_id,
-        extra_features.feature_name as feature,
-        extra_features.feature_value
+        {%- for name in names %}
+            {%- if name in extra_names %}
+                extra_wide.extra_{{ loop.index }} as value_{{ loop.index }}
+            {%- else %}
+                cast({{ features }}.{{ name }} as {{ type_double() }}) as value_{{ loop.index }}
+            {%- endif %}
+            {%- if not loop.last %},{% endif %}
+        {%- endfor %}
     from {{ features }}
-    inner join extra_features
-        on {{ features }}.customer_id = extra_features.customer_id
-    where extra_features.feature_name in ({{ (extra_names or ["''"]) | join(', ') }})
+    {%- if extra_names %}
+        left join extra_wide
+            on {{ features }}.customer_id = extra_wide.customer_id
+    {%- endif %}
 ),
 
 imputed as (
     select
         feature_values.customer_id,
-        feature_values.feature,
-        parameters.center,
-        parameters.scale,
-        parameters.clip,
-        case
-            when parameters.is_log_transformed
-                then ln(1 + greatest(coalesce(feature_values.feature_value, parameters.impute_value), 0))
-            else coalesce(feature_values.feature_value, parameters.impute_value)
-        end as prepared_value
+        {%- for name in names %}
+            case
+                when parameters_wide.is_log_{{ loop.index }} = 1
+                    then ln(1 + greatest(
+                        coalesce(feature_values.value_{{ loop.index }}, parameters_wide.impute_{{ loop.index }}), 0
+                    ))
+                else coalesce(feature_values.value_{{ loop.index }}, parameters_wide.impute_{{ loop.index }})
+            end as prepared_{{ loop.index }}
+            {%- if not loop.last %},{% endif %}
+        {%- endfor %}
     from feature_values
-    inner join parameters
-        on feature_values.feature = parameters.feature
+    cross join parameters_wide
 ),
 
 scaled as (
     select
-        customer_id,
-        feature,
-        case
-            when clip is null then (prepared_value - center) / scale
-            else least(greatest((prepared_value - center) / scale, -clip), clip)
-        end as scaled_value
+        imputed.customer_id,
+        {%- for name in names %}
+            {%- set z -%}
+                (imputed.prepared_{{ loop.index }} - parameters_wide.center_{{ loop.index }})
+                / parameters_wide.scale_{{ loop.index }}
+            {%- endset %}
+            case
+                when parameters_wide.clip_{{ loop.index }} is null then {{ z }}
+                else least(greatest({{ z }}, -parameters_wide.clip_{{ loop.index }}), parameters_wide.clip_{{ loop.index }})
+            end as feature_{{ loop.index }}
+            {%- if not loop.last %},{% endif %}
+        {%- endfor %}
     from imputed
-),
-
-{#- One row per customer and one per centre, a column per segmentation feature (in the
-    order of segmentation_features; null when the customer or centre has no row for
-    it, which adds nothing to the distance). The distance then adds the features'
-    squared differences in that fixed order: a sum() over long rows adds them in an
-    order that depends on the threads and the other rows, which moved the last bit of a
-    distance between `score` and `score --all` (tests/test_append.py); and it is one
-    row per customer and centre instead of one per customer, centre and feature. -#}
-{%- set features = var('segmentation_features') %}
-scaled_wide as (
-    select
-        customer_id,
-        {%- for feature in features %}
-            max(case when feature = '{{ feature }}' then scaled_value end) as feature_{{ loop.index }}
-            {%- if not loop.last %},{% endif %}
-        {%- endfor %}
-    from scaled
-    group by customer_id
-),
-
-centroids_wide as (
-    select
-        stable_segment_id,
-        {%- for feature in features %}
-            max(case when feature = '{{ feature }}' then center_scaled end) as center_{{ loop.index }}
-            {%- if not loop.last %},{% endif %}
-        {%- endfor %}
-    from centroids
-    group by stable_segment_id
+    cross join parameters_wide
 ),
 
 distances as (
     select
-        scaled_wide.customer_id,
+        scaled.customer_id,
         centroids_wide.stable_segment_id,
-        {%- for feature in features %}
-            coalesce(
-                (scaled_wide.feature_{{ loop.index }} - centroids_wide.center_{{ loop.index }})
-                * (scaled_wide.feature_{{ loop.index }} - centroids_wide.center_{{ loop.index }}),
-                0
-            ){% if not loop.last %} +{% endif %}
+        {%- for name in names %}
+            {%- set difference -%}
+                (scaled.feature_{{ loop.index }} - centroids_wide.centroid_{{ loop.index }})
+            {%- endset %}
+            coalesce({{ difference }} * {{ difference }}, 0){% if not loop.last %} +{% endif %}
         {%- endfor %}
         as squared_distance
-    from scaled_wide
+    from scaled
     cross join centroids_wide
 ),
 
@@ -136,4 +143,20 @@ select {{ contract_columns() }}
 from ranked
 where distance_rank = 1
 
+{%- endmacro %}
+
+{% macro pivot_by_name(relation, key, name_column, names, values) -%}
+    {#- One row per `key` of `relation` (long rows: a name in `name_column`), a column
+        <prefix>_<n> per (value expression, prefix) of `values` and per name of `names`
+        (n counts from 1 in the order of `names`): the value of the row named so, null
+        when there is none. Portable: max() over a case. -#}
+    select
+        {{ key }}
+        {%- for value, prefix in values %}
+            {%- for name in names %},
+                max(case when {{ name_column }} = '{{ name }}' then {{ value }} end) as {{ prefix }}_{{ loop.index }}
+            {%- endfor %}
+        {%- endfor %}
+    from {{ relation }}
+    group by {{ key }}
 {%- endmacro %}
