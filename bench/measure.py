@@ -16,9 +16,13 @@ need":
 * the largest single process: ``ru_maxrss`` of the child as returned by ``os.wait4``,
   which the kernel tracks exactly and which covers the child's reaped descendants too.
 
-CPU: the tree's CPU seconds (``os.wait4``), and the CPU seconds everything else on the
-machine used meanwhile (busy time in ``/proc/stat`` minus the tree's): on a 2-core
-machine anything else running skews the timings, and this says how much did.
+CPU: the tree's CPU seconds, and the CPU seconds everything else on the machine used
+meanwhile (busy time in ``/proc/stat`` minus the tree's): on a 2-core machine anything
+else running skews the timings, and this says how much did. The tree's CPU is the larger
+of ``os.wait4``'s figure (the child and the descendants it reaped) and the sum of each
+descendant's own CPU time as last sampled: a process nobody reaps, such as the JVM that
+pyspark starts, is in the second only (without it a Spark stage's own JVM showed up as
+"other processes").
 
 Every output line is handed to ``on_line(elapsed_seconds, line)`` as it arrives, so a
 caller can follow stages, attribute samples to them (``on_sample``) and print progress.
@@ -40,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 MIB = 1024 * 1024
 SAMPLER_SHARE = 20  # the sampler waits at least 20x what its last sample cost (<= 5% of a core)
 
@@ -98,9 +103,9 @@ def wait_for_idle(
         waited += window
 
 
-def _proc_table() -> dict[int, tuple[int, int]]:
-    """pid -> (parent pid, resident bytes) for every process we can read."""
-    table: dict[int, tuple[int, int]] = {}
+def _proc_table() -> dict[int, tuple[int, int, float]]:
+    """pid -> (parent pid, resident bytes, own CPU seconds) for every process we can read."""
+    table: dict[int, tuple[int, int, float]] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -110,8 +115,10 @@ def _proc_table() -> dict[int, tuple[int, int]]:
         except OSError:  # the process ended while we looked
             continue
         fields = raw[raw.rfind(b")") + 2 :].split()
-        # After "pid (comm) ": state, ppid, ... ; rss is field 24 of stat(5), index 21 here.
-        table[int(entry.name)] = (int(fields[1]), int(fields[21]) * PAGE_SIZE)
+        # After "pid (comm) ": state, ppid, ... (stat(5) field n is index n - 3 here):
+        # utime 14 and stime 15 (clock ticks), rss 24 (pages).
+        cpu = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        table[int(entry.name)] = (int(fields[1]), int(fields[21]) * PAGE_SIZE, cpu)
     return table
 
 
@@ -127,12 +134,13 @@ def _pss(pid: int) -> int | None:
     return None
 
 
-def tree_rss(root: int) -> tuple[int, int, int]:
+def tree_rss(root: int, cpu_seen: dict[int, float] | None = None) -> tuple[int, int, int]:
     """(summed PSS, largest single RSS, process count) of ``root`` and its descendants;
-    a process whose PSS cannot be read counts with its RSS."""
+    a process whose PSS cannot be read counts with its RSS. With ``cpu_seen``, each
+    process's own CPU seconds are recorded there (pid -> seconds, the latest sample)."""
     table = _proc_table()
     children: dict[int, list[int]] = {}
-    for pid, (ppid, _) in table.items():
+    for pid, (ppid, _, _) in table.items():
         children.setdefault(ppid, []).append(pid)
     total = largest = count = 0
     stack = [root]
@@ -140,7 +148,9 @@ def tree_rss(root: int) -> tuple[int, int, int]:
         pid = stack.pop()
         if pid not in table:
             continue
-        rss = table[pid][1]
+        _, rss, cpu = table[pid]
+        if cpu_seen is not None:
+            cpu_seen[pid] = cpu
         pss = _pss(pid)
         total += rss if pss is None else pss
         largest = max(largest, rss)
@@ -185,6 +195,7 @@ def run_measured(
         start_new_session=True,
     )
     state = {"peak": 0, "largest": 0, "samples": 0, "killed": ""}
+    cpu_seen: dict[int, float] = {}
     done = threading.Event()
 
     def kill(reason: str) -> None:
@@ -197,7 +208,7 @@ def run_measured(
         while not done.is_set():
             elapsed = time.perf_counter() - started
             cost = time.thread_time()
-            total, largest, count = tree_rss(proc.pid)
+            total, largest, count = tree_rss(proc.pid, cpu_seen)
             cost = time.thread_time() - cost
             if count:
                 state["peak"] = max(state["peak"], total)
@@ -237,7 +248,7 @@ def run_measured(
             log_file.close()
     seconds = time.perf_counter() - started
     busy = busy_cpu_seconds() - busy_before
-    cpu = usage.ru_utime + usage.ru_stime
+    cpu = max(usage.ru_utime + usage.ru_stime, sum(cpu_seen.values()))
     proc.returncode = os.waitstatus_to_exitcode(wait_status)
     largest = max(state["largest"], usage.ru_maxrss * 1024)  # ru_maxrss is in KiB on Linux
     if state["killed"]:

@@ -74,13 +74,10 @@ TARGET_GROWTH = 10.0  # 1M time / 100k time, no worse than linear
 TARGET_SECONDS_10M = 3600.0
 TARGET_PEAK_MIB_10M = 16 * 1024
 # DuckDB's memory_limit per size, unless CUSTOMER_CHUNKS_MEMORY is set: the limit each
-# memory target is measured at. `customer-chunks run` alone would take half the machine's
-# memory (customer_chunks.run.duckdb_memory_limit), 12GB here: 3GB keeps 1M inside its
-# 4 GiB. 10M: the dbt Python models run with a quarter of the limit
-# (macros/python_model_memory.sql), so at 10GB the whole run peaked at 12.8 GiB
-# (bench/results/2026-12-03-10m-first-complete.md) while its largest node spilled 36.7
-# GiB and left 4.8 GiB of disk; at 13GB that node spilled 7.3 GiB at 13.1 GiB RSS.
-# Other sizes: the CLI's default.
+# memory target is measured at (`customer-chunks run` alone takes half the machine's
+# memory, customer_chunks.run.duckdb_memory_limit). 3GB keeps 1M inside its 4 GiB; why 13GB
+# at 10M (peaks and spill at 10GB and 13GB): bench/results/2026-12-03-10m-*.md and the
+# README, Ten million customers. Other sizes: the CLI's default.
 MEMORY_LIMITS = {100_000: "3GB", 1_000_000: "3GB", 10_000_000: "13GB"}
 
 

@@ -14,8 +14,10 @@ of its process tree, CPU seconds other processes used meanwhile: bench/measure.p
 
     python -m bench.spark_vs_duckdb --customers 100000 --out bench/results
 
-writes ``<date>-spark-vs-duckdb-<size>.json`` and ``.md``. Scratch files go to --work
-(default a temporary folder, removed after).
+writes ``<date>-spark-vs-duckdb-<size>.json`` and ``.md``, with how far the two engines'
+results agree (:func:`agreement`). Scratch files go to --work (default a temporary
+folder, removed after); ``--agreement-of WORK --result JSON`` adds the agreement of a kept
+--work folder to a result written before.
 """
 
 from __future__ import annotations
@@ -29,10 +31,14 @@ import sys
 import tempfile
 from pathlib import Path
 
+import duckdb
+
 from bench.measure import MIB, run_measured
 from bench.run_bench import label, machine
 from customer_chunks import engines
+from customer_chunks.ml.features import FEATURE_COLUMNS
 from customer_chunks.run import project_dir
+from customer_chunks.spark_score import OUTPUT_COLUMNS, OUTPUT_TABLE
 
 PYTHON = sys.executable
 CLI = str(Path(PYTHON).with_name("customer-chunks"))
@@ -143,6 +149,99 @@ def bench(customers: int, work: Path, timeout: float) -> dict:
     return {"customers": customers, "stages": rows}
 
 
+def agreement(work: Path) -> dict:
+    """How far the engines' results on the same input agree, from the files a run left in
+    ``work`` (DuckDB's warehouse and the Spark warehouse's Parquet, read without a JVM):
+    customers on each side and on one side only, then over the shared customers the
+    count of differing K-Means segments and high-value flags and the largest absolute
+    difference of each PCA coordinate, the high-value probability and each current
+    feature (with the count of customers whose feature differs by more than 1e-9)."""
+    con = duckdb.connect(str(work / "duckdb" / "build.duckdb"), read_only=True)
+
+    def spark(name: str) -> str:
+        schema, table = name.split(".")
+        return f"read_parquet('{work / 'spark' / 'tables' / f'{schema}.db' / table}/*.parquet')"
+
+    features = "intermediate.int_customer_features_by_snapshot"
+    con.execute(
+        "create temp view duck as select s.*, h.high_value_probability, h.is_predicted_high_value"
+        " from (select unnest(customer_segments, recursive := true) from ml.ml_segmentation_run) s"
+        " join (select unnest(scores, recursive := true) from ml.ml_high_value_run) h"
+        " using (customer_id)"
+    )
+    con.execute(f"create temp view spark as select * from {spark(OUTPUT_TABLE)}")
+    con.execute(
+        f"create temp view duck_f as select * from {features} where snapshot_name = 'current'"
+    )
+    con.execute(
+        f"create temp view spark_f as select * from {spark(features)}"
+        " where snapshot_name = 'current'"
+    )
+    counts = con.execute(
+        "select (select count(*) from duck), (select count(*) from spark),"
+        " (select count(*) from duck anti join spark using (customer_id)),"
+        " (select count(*) from spark anti join duck using (customer_id))"
+    ).fetchone()
+    result = {
+        "customers_duckdb": counts[0],
+        "customers_spark": counts[1],
+        "only_duckdb": counts[2],
+        "only_spark": counts[3],
+    }
+    numeric = [c for c, kind in OUTPUT_COLUMNS.items() if kind == "double"]
+    row = con.execute(
+        "select count(*) filter (d.kmeans_segment_id != s.kmeans_segment_id),"
+        " count(*) filter (d.is_predicted_high_value != s.is_predicted_high_value),"
+        + ", ".join(f"max(abs(d.{c} - s.{c}))" for c in numeric)
+        + " from duck d join spark s using (customer_id)"
+    ).fetchone()
+    result["kmeans_segment_differs"] = row[0]
+    result["high_value_flag_differs"] = row[1]
+    result["max_abs_difference"] = dict(zip(numeric, row[2:], strict=True))
+    result["kmeans_k"] = con.execute(
+        "select count(distinct kmeans_segment_id) from duck"
+    ).fetchone()[0]
+    result["feature_rows"] = con.execute("select count(*) from duck_f").fetchone()[0]
+    result["features"] = {}
+    for column in FEATURE_COLUMNS:
+        difference = f"abs(cast(d.{column} as double) - cast(s.{column} as double))"
+        largest, beyond = con.execute(
+            f"select max({difference}), count(*) filter ({difference} > 1e-9)"
+            " from duck_f d join spark_f s using (customer_id)"
+        ).fetchone()
+        result["features"][column] = {"max_abs_difference": largest, "rows_beyond_1e-9": beyond}
+    con.close()
+    return result
+
+
+def agreement_markdown(found: dict) -> list[str]:
+    differing = {c: v for c, v in found["features"].items() if v["rows_beyond_1e-9"]}
+    largest = ", ".join(f"{c} {v:.2g}" for c, v in found["max_abs_difference"].items())
+    return [
+        "",
+        "## Agreement of the results (computed from the run's warehouses)",
+        "",
+        f"- Customers scored: DuckDB {found['customers_duckdb']:,}, Spark"
+        f" {found['customers_spark']:,}; on one side only: {found['only_duckdb']} and"
+        f" {found['only_spark']}.",
+        f"- K-Means segment (k = {found['kmeans_k']} on DuckDB) differs for"
+        f" {found['kmeans_segment_differs']} customers; the high-value flag for"
+        f" {found['high_value_flag_differs']}.",
+        f"- Largest absolute difference: {largest}.",
+        f"- Current features ({found['feature_rows']:,} rows on DuckDB): "
+        + (
+            "; ".join(
+                f"{c} differs by more than 1e-9 on {v['rows_beyond_1e-9']:,} rows"
+                f" (at most {v['max_abs_difference']:.2g})"
+                for c, v in differing.items()
+            )
+            if differing
+            else "every feature within 1e-9"
+        )
+        + ".",
+    ]
+
+
 def markdown(result: dict) -> str:
     m = result["machine"]
     n = result["customers"]
@@ -174,6 +273,8 @@ def markdown(result: dict) -> str:
         + ", ".join(f"{engine} {seconds:.0f} s" for engine, seconds in total.items())
         + ". Spark's load row is DuckDB's: the input checks run in DuckDB on every target.",
     ]
+    if "agreement" in result:
+        lines += agreement_markdown(result["agreement"])
     return "\n".join(lines) + "\n"
 
 
@@ -183,8 +284,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per stage")
+    parser.add_argument(
+        "--agreement-of", type=Path, help="a kept --work folder: add its agreement to --result"
+    )
+    parser.add_argument("--result", type=Path, help="the .json that --agreement-of completes")
     args = parser.parse_args(argv)
     from importlib import metadata
+
+    if args.agreement_of:
+        if not args.result:
+            parser.error("--agreement-of needs --result, the .json of that run")
+        result = json.loads(args.result.read_text())
+        result["agreement"] = agreement(args.agreement_of)
+        args.result.write_text(json.dumps(result, indent=2) + "\n")
+        args.result.with_suffix(".md").write_text(markdown(result))
+        print(markdown(result))
+        return 0
 
     work = args.work or Path(tempfile.mkdtemp(prefix="cc-spark-bench-"))
     try:
@@ -194,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
             "pyspark": metadata.version("pyspark"),
             **bench(args.customers, work, args.timeout),
         }
+        result["agreement"] = agreement(work)
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)

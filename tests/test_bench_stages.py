@@ -243,3 +243,28 @@ def test_disk_sampler_sees_a_spill_file_and_the_build_file(tmp_path):
     assert sampler.peak_temp >= 2_000_000
     assert sampler.peak_database >= 300_000
     assert all(free > 0 for _, _, _, free in seen)
+
+
+def test_run_measured_counts_a_descendant_nobody_reaps(tmp_path):
+    """A grandchild that the child never waits for (as pyspark never waits for its JVM)
+    is part of the measured tree's CPU, not of "other processes"."""
+    from bench.measure import run_measured
+
+    done = tmp_path / "done"
+    grandchild = (
+        "import pathlib, time\n"
+        "while time.process_time() < 0.6:\n"
+        "    pass\n"
+        f"pathlib.Path({str(done)!r}).touch()\n"
+        "time.sleep(1.0)\n"  # alive while the sampler records its final CPU time
+    )
+    child = (
+        "import pathlib, subprocess, sys, time\n"
+        f"subprocess.Popen([sys.executable, '-c', {grandchild!r}], stdout=subprocess.DEVNULL)\n"
+        f"while not pathlib.Path({str(done)!r}).exists():\n"
+        "    time.sleep(0.05)\n"
+        "time.sleep(0.6)\n"  # then exit without waiting for it
+    )
+    result = run_measured([sys.executable, "-c", child], timeout=120)
+    assert result.ok, result.detail
+    assert result.cpu_seconds >= 0.6
