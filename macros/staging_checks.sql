@@ -55,6 +55,15 @@
     hash({{ columns | join(', ') }})
 {%- endmacro %}
 
+{% macro spark__row_hash(columns) -%}
+    {#- Spark's native 64-bit hash of the values. It skips nulls, so rows that differ
+        only in where a null is can share a hash: that adds a candidate, never a false
+        repeat (repeated_rows compares the columns). The portable md5 of the columns cast
+        to strings took 2.3 times as long per pass over 46M raw lines (125-141 s
+        against 53-61 s on local[2]). -#}
+    xxhash64({{ columns | join(', ') }})
+{%- endmacro %}
+
 {% macro repeated_rows(relation, columns, table_name=none) -%}
     {#- One row per raw row of `relation` that repeats an earlier row exactly (every
         one of `columns` equal as read, nulls equal), with the first row it repeats.
